@@ -1,0 +1,189 @@
+"""orderbot: command line and composition root.
+
+    python bot.py chat      talk to the bot in the terminal as a customer
+    python bot.py sessions  list, show or reset stored conversations
+
+Only this module picks concrete backends and reads the environment.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from fsm.config import AppConfig, Restaurant, parse_config
+from fsm.errors import FsmError
+from routes.conversation import conversation
+from routes.dispatcher import Dispatcher
+from routes.terminal import parse_line, render
+from storage.base import SessionKey
+from storage.codec import decode_snapshot
+from storage.errors import StorageError
+from storage.sessions import SessionRepository
+from storage.sqlite import SQLiteStore
+
+logger = logging.getLogger("orderbot")
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: reported in one line, exit code 2."""
+
+
+def load_config(path: Path) -> AppConfig:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{path}: cannot read config: {exc.strerror}") from exc
+    return parse_config(text, source=str(path))
+
+
+def database_path(config_path: Path, config: AppConfig, db: str | None) -> Path:
+    """``--db`` as given, else ``storage.path`` relative to the config file."""
+    if db:
+        return Path(db)
+    path = Path(config.storage.path)
+    return path if path.is_absolute() else config_path.parent / path
+
+
+def pick_restaurant(config: AppConfig, restaurant_id: str | None) -> Restaurant:
+    if restaurant_id is None:
+        return config.restaurants[0]
+    restaurant = config.restaurant(restaurant_id)
+    if restaurant is None:
+        known = ", ".join(r.id for r in config.restaurants)
+        raise UsageError(f"unknown restaurant {restaurant_id!r} (known: {known})")
+    return restaurant
+
+
+def make_dispatcher(config: AppConfig, store: SQLiteStore) -> Dispatcher:
+    repository = SessionRepository(store, cache_size=config.storage.cache_size)
+    return Dispatcher(config, repository, conversation)
+
+
+async def chat(config: AppConfig, db_path: Path, restaurant: Restaurant, customer: str,
+               lines: TextIO, out: TextIO) -> None:
+    """Talk to the bot line by line; every message is committed before its reply prints."""
+    interactive = lines.isatty()
+    store = SQLiteStore(db_path)
+    await store.open()
+    dispatcher = make_dispatcher(config, store)
+    out.write(f"Chatting with {restaurant.name} as customer {customer} (database {db_path}).\n"
+              "Type a message, an option's number, /restart or /quit.\n")
+    out.flush()
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            if interactive:
+                out.write("you> ")
+                out.flush()
+            line = await loop.run_in_executor(None, lines.readline)
+            if not line:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if not interactive:
+                out.write(f"you> {line}\n")
+            if line == "/quit":
+                break
+            if line == "/restart":
+                await store.close()
+                store = SQLiteStore(db_path)
+                await store.open()
+                dispatcher = make_dispatcher(config, store)
+                out.write("(restarted: everything in memory dropped, database reopened)\n")
+                out.flush()
+                continue
+            try:
+                replies = await dispatcher.feed(restaurant, customer, parse_line(line))
+            except StorageError as exc:
+                logger.error("could not save the conversation: %s", exc)
+                out.write("bot> Sorry, I couldn't save that. Please send it again.\n")
+                out.flush()
+                continue
+            for reply in replies:
+                out.write("bot> " + render(reply).replace("\n", "\n     ") + "\n")
+            out.flush()
+    finally:
+        await store.close()
+
+
+async def sessions(config: AppConfig, db_path: Path, args: argparse.Namespace,
+                   out: TextIO) -> None:
+    store = SQLiteStore(db_path)
+    await store.open()
+    try:
+        if args.action == "list":
+            for row in await store.list_sessions(args.restaurant, limit=args.limit):
+                snapshot = decode_snapshot(row.snapshot)
+                out.write(f"{row.key.restaurant_id}\t{row.key.customer_id}\t"
+                          f"{snapshot.get('state')}\t{len(snapshot.get('cart') or [])} lines\t"
+                          f"updated {row.updated_at:.0f}\n")
+            return
+        if not args.customer:
+            raise UsageError(f"sessions {args.action} needs --customer")
+        key = SessionKey(pick_restaurant(config, args.restaurant).id, args.customer)
+        if args.action == "show":
+            blob = await store.load_snapshot(key)
+            if blob is None:
+                raise UsageError(f"no stored conversation for {key.customer_id}")
+            for name, value in decode_snapshot(blob).items():
+                out.write(f"{name}: {value!r}\n")
+        else:
+            deleted = await store.delete_session(key)
+            out.write("reset\n" if deleted else "no stored conversation\n")
+    finally:
+        await store.close()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="bot.py", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def common(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("-c", "--config", default="config.yaml", type=Path,
+                         help="config file (default: config.yaml)")
+        sub.add_argument("--db", help="SQLite file (default: storage.path next to the config)")
+        sub.add_argument("--restaurant", help="restaurant id (default: the first one)")
+
+    chat_cmd = commands.add_parser("chat", help="talk to the bot in the terminal")
+    common(chat_cmd)
+    chat_cmd.add_argument("--customer", default="terminal", help="customer id to chat as")
+
+    sessions_cmd = commands.add_parser("sessions", help="inspect or reset conversations")
+    sessions_cmd.add_argument("action", choices=["list", "show", "reset"])
+    common(sessions_cmd)
+    sessions_cmd.add_argument("--customer", help="customer id (show, reset)")
+    sessions_cmd.add_argument("--limit", type=int, default=100)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+        db_path = database_path(args.config, config, args.db)
+        if args.command == "chat":
+            restaurant = pick_restaurant(config, args.restaurant)
+            asyncio.run(chat(config, db_path, restaurant, args.customer, sys.stdin, sys.stdout))
+        elif args.command == "sessions":
+            asyncio.run(sessions(config, db_path, args, sys.stdout))
+    except (UsageError, FsmError, StorageError) as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

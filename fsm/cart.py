@@ -1,0 +1,139 @@
+"""The cart: lines of items with add-ons, in integer minor units.
+
+A line records the name and unit price at the moment it was added, so a
+cart restored after a deploy that changed the menu still adds up to what
+the customer was shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Final
+
+from fsm.config import Addon, Item
+from fsm.errors import CartFull
+
+MAX_LINES: Final = 30
+MAX_QUANTITY: Final = 99
+
+
+@dataclass(frozen=True, slots=True)
+class CartLine:
+    item_id: str
+    name: str
+    addon_ids: tuple[str, ...]
+    addon_names: tuple[str, ...]
+    unit_price: int
+    quantity: int
+
+    @property
+    def key(self) -> str:
+        """Stable identity of the line: the item and its sorted add-ons."""
+        return "+".join((self.item_id, *sorted(self.addon_ids)))
+
+    @property
+    def total(self) -> int:
+        return self.unit_price * self.quantity
+
+    @property
+    def title(self) -> str:
+        if not self.addon_names:
+            return self.name
+        return f"{self.name} + {', '.join(self.addon_names)}"
+
+    def to_plain(self) -> list[Any]:
+        return [self.item_id, self.name, list(self.addon_ids), list(self.addon_names),
+                self.unit_price, self.quantity]
+
+    @classmethod
+    def from_plain(cls, plain: Sequence[Any]) -> CartLine:
+        item_id, name, addon_ids, addon_names, unit_price, quantity = plain
+        line = cls(str(item_id), str(name), tuple(map(str, addon_ids)),
+                   tuple(map(str, addon_names)), int(unit_price), int(quantity))
+        if line.unit_price < 0 or not 1 <= line.quantity <= MAX_QUANTITY:
+            raise ValueError(f"cart line out of range: {plain!r}")
+        return line
+
+
+@dataclass(slots=True)
+class Cart:
+    lines: list[CartLine] = field(default_factory=list)
+
+    def __iter__(self) -> Iterator[CartLine]:
+        return iter(self.lines)
+
+    def __len__(self) -> int:
+        return len(self.lines)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.lines
+
+    @property
+    def item_count(self) -> int:
+        return sum(line.quantity for line in self.lines)
+
+    @property
+    def subtotal(self) -> int:
+        return sum(line.total for line in self.lines)
+
+    def total(self, delivery_fee: int = 0) -> int:
+        return self.subtotal + (delivery_fee if self.lines else 0)
+
+    def line(self, key: str) -> CartLine | None:
+        return next((line for line in self.lines if line.key == key), None)
+
+    def add(self, item: Item, addons: Sequence[Addon] = (), quantity: int = 1) -> CartLine:
+        """Add ``quantity`` of ``item`` with ``addons``; same item and add-ons merge."""
+        unique_addons = list({addon.id: addon for addon in addons}.values())
+        new = CartLine(
+            item_id=item.id,
+            name=item.name,
+            addon_ids=tuple(addon.id for addon in unique_addons),
+            addon_names=tuple(addon.name for addon in unique_addons),
+            unit_price=item.price + sum(addon.price for addon in unique_addons),
+            quantity=quantity,
+        )
+        existing = self.line(new.key)
+        if existing is not None:
+            return self.set_quantity(new.key, existing.quantity + quantity) or existing
+        if len(self.lines) >= MAX_LINES:
+            raise CartFull(MAX_LINES)
+        new = replace(new, quantity=min(quantity, MAX_QUANTITY))
+        self.lines.append(new)
+        return new
+
+    def set_quantity(self, key: str, quantity: int) -> CartLine | None:
+        """Set a line's quantity (capped at MAX_QUANTITY); 0 or less removes it."""
+        for index, line in enumerate(self.lines):
+            if line.key == key:
+                if quantity <= 0:
+                    del self.lines[index]
+                    return None
+                self.lines[index] = replace(line, quantity=min(quantity, MAX_QUANTITY))
+                return self.lines[index]
+        return None
+
+    def remove(self, key: str) -> bool:
+        before = len(self.lines)
+        self.lines = [line for line in self.lines if line.key != key]
+        return len(self.lines) != before
+
+    def clear(self) -> None:
+        self.lines.clear()
+
+    def to_plain(self) -> list[list[Any]]:
+        return [line.to_plain() for line in self.lines]
+
+    @classmethod
+    def from_plain(cls, plain: Sequence[Any]) -> Cart:
+        return cls([CartLine.from_plain(line) for line in plain])
+
+    def describe(self) -> Mapping[str, Any]:
+        """The cart as plain data for records (abandoned drafts, orders)."""
+        return {"lines": [{"item_id": line.item_id, "name": line.name,
+                           "addons": list(line.addon_ids), "unit_price": line.unit_price,
+                           "quantity": line.quantity} for line in self.lines],
+                "subtotal": self.subtotal}
+

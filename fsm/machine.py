@@ -1,0 +1,231 @@
+"""The ordering conversation, declared once as data.
+
+Everything else is derived from :data:`ORDER_FLOW`: the runtime machine
+(``transitions.extensions.asyncio.AsyncMachine``), the start-up validation
+and the state diagram.  One machine serves every conversation: a session is
+never attached to it; :meth:`ConversationMachine.fire` runs a trigger against
+the session object directly, so restoring a conversation is just setting
+``session.state`` — no callbacks fire.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from transitions.extensions.asyncio import AsyncMachine
+
+from fsm.errors import MachineDefinitionError
+
+ANY_STATE: Final = "*"
+
+
+@dataclass(frozen=True, slots=True)
+class State:
+    name: str
+    description: str
+    group: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Guard:
+    """A condition read from the session; ``label`` is what diagrams show."""
+
+    attribute: str
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    trigger: str
+    sources: tuple[str, ...]
+    dest: str
+    guards: tuple[Guard, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A word the customer may type in any state (``menu``, ``cart``…)."""
+
+    word: str
+    trigger: str | None
+    description: str
+
+
+@dataclass(frozen=True, slots=True)
+class MachineSpec:
+    states: tuple[State, ...]
+    transitions: tuple[Transition, ...]
+    initial: str
+    commands: tuple[Command, ...] = ()
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        return tuple(state.name for state in self.states)
+
+    def state(self, name: str) -> State:
+        for state in self.states:
+            if state.name == name:
+                return state
+        raise KeyError(name)
+
+    def sources_of(self, transition: Transition) -> tuple[str, ...]:
+        if ANY_STATE in transition.sources:
+            return self.state_names
+        return transition.sources
+
+
+CART_NOT_EMPTY: Final = Guard("cart_not_empty", "cart not empty")
+IS_DELIVERY: Final = Guard("is_delivery", "delivery")
+IS_PICKUP: Final = Guard("is_pickup", "pickup")
+HAS_ADDRESS: Final = Guard("has_address", "address given")
+
+CHOOSING_ORDER_TYPE: Final = "choosing_order_type"
+CHOOSING_BRANCH: Final = "choosing_branch"
+CHOOSING_CATEGORY: Final = "choosing_category"
+BROWSING_ITEMS: Final = "browsing_items"
+CHOOSING_ADDONS: Final = "choosing_addons"
+REVIEWING_CART: Final = "reviewing_cart"
+CHECKOUT_ADDRESS: Final = "checkout_address"
+CHECKOUT_PAYMENT: Final = "checkout_payment"
+CHECKOUT_CONFIRMATION: Final = "checkout_confirmation"
+
+ORDERING: Final = (CHOOSING_CATEGORY, BROWSING_ITEMS, CHOOSING_ADDONS, REVIEWING_CART)
+CHECKOUT: Final = (CHECKOUT_ADDRESS, CHECKOUT_PAYMENT, CHECKOUT_CONFIRMATION)
+
+ORDER_FLOW: Final = MachineSpec(
+    initial=CHOOSING_ORDER_TYPE,
+    states=(
+        State(CHOOSING_ORDER_TYPE, "delivery or pickup?"),
+        State(CHOOSING_BRANCH, "which branch to pick up from?"),
+        State(CHOOSING_CATEGORY, "which menu category?"),
+        State(BROWSING_ITEMS, "items of one category, paged"),
+        State(CHOOSING_ADDONS, "extras for the item being added"),
+        State(REVIEWING_CART, "the cart, with checkout / add more / remove"),
+        State(CHECKOUT_ADDRESS, "delivery address: location pin or text", group="checkout"),
+        State(CHECKOUT_PAYMENT, "payment method", group="checkout"),
+        State(CHECKOUT_CONFIRMATION, "order summary, confirm or cancel", group="checkout"),
+    ),
+    transitions=(
+        Transition("choose_delivery", (ANY_STATE,), CHOOSING_CATEGORY),
+        Transition("choose_pickup", (ANY_STATE,), CHOOSING_BRANCH),
+        Transition("choose_branch", (CHOOSING_BRANCH,), CHOOSING_CATEGORY),
+        Transition("show_menu", ORDERING + CHECKOUT, CHOOSING_CATEGORY),
+        Transition("open_category", ORDERING + CHECKOUT, BROWSING_ITEMS),
+        Transition("pick_item", ORDERING + CHECKOUT, CHOOSING_ADDONS),
+        Transition("add_item", ORDERING + CHECKOUT, REVIEWING_CART),
+        Transition("view_cart", ORDERING + CHECKOUT, REVIEWING_CART, (CART_NOT_EMPTY,)),
+        Transition("checkout", ORDERING, CHECKOUT_ADDRESS, (CART_NOT_EMPTY, IS_DELIVERY)),
+        Transition("checkout", ORDERING, CHECKOUT_PAYMENT, (CART_NOT_EMPTY, IS_PICKUP)),
+        Transition("give_address", (CHECKOUT_ADDRESS,), CHECKOUT_PAYMENT, (HAS_ADDRESS,)),
+        Transition("choose_payment", (CHECKOUT_PAYMENT, CHECKOUT_CONFIRMATION),
+                   CHECKOUT_CONFIRMATION),
+        Transition("confirm", (CHECKOUT_CONFIRMATION,), CHOOSING_ORDER_TYPE, (CART_NOT_EMPTY,)),
+        Transition("cancel", (ANY_STATE,), CHOOSING_ORDER_TYPE),
+    ),
+    commands=(
+        Command("menu", "show_menu", "show the menu categories"),
+        Command("cart", "view_cart", "show the cart"),
+        Command("checkout", "checkout", "go to checkout"),
+        Command("cancel", "cancel", "drop the cart and start again"),
+        Command("help", None, "explain what can be typed"),
+    ),
+)
+
+
+def validate(spec: MachineSpec) -> None:
+    """Raise :class:`MachineDefinitionError` unless ``spec`` is a usable machine.
+
+    Checks: unique state names, known initial state, every transition naming
+    known states, every state reachable from the initial one, every state
+    with a way out, commands naming declared triggers.
+    """
+    problems: list[str] = []
+    names = spec.state_names
+    known = set(names)
+    if len(known) != len(names):
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        problems.append(f"duplicate states: {', '.join(duplicates)}")
+    if spec.initial not in known:
+        problems.append(f"initial state {spec.initial!r} is not declared")
+    for transition in spec.transitions:
+        for source in transition.sources:
+            if source != ANY_STATE and source not in known:
+                problems.append(f"transition {transition.trigger!r} starts from "
+                                f"unknown state {source!r}")
+        if transition.dest not in known:
+            problems.append(f"transition {transition.trigger!r} leads to "
+                            f"unknown state {transition.dest!r}")
+    triggers = {transition.trigger for transition in spec.transitions}
+    for command in spec.commands:
+        if command.trigger is not None and command.trigger not in triggers:
+            problems.append(f"command {command.word!r} fires undeclared "
+                            f"trigger {command.trigger!r}")
+    if problems:
+        raise MachineDefinitionError("; ".join(problems))
+
+    edges = [(source, transition.dest) for transition in spec.transitions
+             for source in spec.sources_of(transition)]
+    reached = _reachable(spec.initial, edges)
+    unreachable = [name for name in names if name not in reached]
+    if unreachable:
+        problems.append(f"unreachable states: {', '.join(unreachable)}")
+    exits = {source for source, dest in edges if dest != source}
+    dead_ends = [name for name in names if name not in exits]
+    if dead_ends:
+        problems.append(f"states with no way out: {', '.join(dead_ends)}")
+    if problems:
+        raise MachineDefinitionError("; ".join(problems))
+
+
+def _reachable(initial: str, edges: Iterable[tuple[str, str]]) -> set[str]:
+    successors: dict[str, set[str]] = {}
+    for source, dest in edges:
+        successors.setdefault(source, set()).add(dest)
+    seen = {initial}
+    frontier = [initial]
+    while frontier:
+        for dest in successors.get(frontier.pop(), ()):
+            if dest not in seen:
+                seen.add(dest)
+                frontier.append(dest)
+    return seen
+
+
+class StatefulModel(Protocol):
+    state: str
+
+
+class ConversationMachine:
+    """The one shared runtime machine built from a validated spec."""
+
+    def __init__(self, spec: MachineSpec = ORDER_FLOW) -> None:
+        validate(spec)
+        self.spec = spec
+        self._machine = AsyncMachine(
+            model=None,
+            states=list(spec.state_names),
+            initial=spec.initial,
+            transitions=[
+                {"trigger": t.trigger, "source": list(spec.sources_of(t)), "dest": t.dest,
+                 "conditions": [guard.attribute for guard in t.guards]}
+                for t in spec.transitions
+            ],
+            auto_transitions=False,
+            ignore_invalid_triggers=True,
+        )
+
+    def is_state(self, name: str) -> bool:
+        return name in self._machine.states
+
+    async def fire(self, model: StatefulModel, trigger: str) -> bool:
+        """Run ``trigger`` for ``model``; ``False`` when no transition applied.
+
+        ``model`` is not attached to the machine: attaching costs time and
+        memory per conversation and leaves references behind.
+        """
+        event = self._machine.events.get(trigger)
+        if event is None:
+            raise MachineDefinitionError(f"unknown trigger {trigger!r}")
+        return bool(await event.trigger(model))

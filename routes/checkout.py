@@ -1,0 +1,96 @@
+"""Checkout: delivery address, payment method, confirmation and the order."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from fsm import machine as states
+from fsm.session import Address
+from routes.context import Context
+from routes.filters import ChoiceId, is_location, is_text
+from routes.messages import text
+from routes.questions import order_total
+from routes.router import Router
+from storage.base import OrderRecord
+
+router = Router("checkout")
+
+ADDRESS_MIN_LENGTH: Final = 8
+ADDRESS_MAX_LENGTH: Final = 300
+CONFIRMED: Final = "CONFIRMED"
+
+
+@router.message(is_location, state=states.CHECKOUT_ADDRESS)
+async def address_from_pin(ctx: Context) -> None:
+    pin = ctx.inbound.location
+    assert pin is not None
+    label = pin.address or pin.name
+    await _set_address(ctx, Address(label, pin.latitude, pin.longitude))
+
+
+@router.message(is_text, state=states.CHECKOUT_ADDRESS)
+async def address_from_text(ctx: Context) -> None:
+    typed = " ".join(ctx.inbound.text.split())
+    if len(typed) < ADDRESS_MIN_LENGTH:
+        ctx.say("That looks too short for an address. Please type the street, number and "
+                "postcode, or share your location pin.")
+        ctx.ask()
+        return
+    await _set_address(ctx, Address(typed[:ADDRESS_MAX_LENGTH]))
+
+
+async def _set_address(ctx: Context, address: Address) -> None:
+    ctx.session.address = address
+    await ctx.fire("give_address")
+    ctx.say(f"Delivering to: {address.describe()}")
+    ctx.ask()
+
+
+@router.message(ChoiceId("payment:"),
+                state=(states.CHECKOUT_PAYMENT, states.CHECKOUT_CONFIRMATION))
+async def choose_payment(ctx: Context) -> None:
+    method = ctx.arg("payment:")
+    if method not in ctx.restaurant.payment_methods:
+        ctx.say("Sorry, we don't accept that payment method.")
+    else:
+        ctx.session.payment_method = method
+        await ctx.fire("choose_payment")
+    ctx.ask()
+
+
+@router.message(ChoiceId("action:confirm"), state=states.CHECKOUT_CONFIRMATION)
+async def confirm_order(ctx: Context) -> None:
+    session, restaurant = ctx.session, ctx.restaurant
+    if session.order_type is None or session.payment_method is None:
+        ctx.ask()
+        return
+    total, fee = order_total(session, restaurant)
+    reference = await ctx.new_reference(restaurant.id)
+    order = OrderRecord(
+        reference=reference,
+        restaurant_id=restaurant.id,
+        customer_id=ctx.key.customer_id,
+        status=CONFIRMED,
+        order_type=session.order_type,
+        branch_id=session.branch_id,
+        address=session.address.describe() if session.address else None,
+        payment_method=session.payment_method,
+        currency=restaurant.currency,
+        total_minor=total,
+        delivery_fee_minor=fee,
+        lines=tuple(session.cart.describe()["lines"]),
+        created_at=ctx.now,
+    )
+    if not await ctx.fire("confirm"):
+        ctx.ask()
+        return
+    ctx.effects.orders.append(order)
+    if session.is_pickup:
+        branch = restaurant.branch(session.branch_id or "")
+        when = f"We'll let you know when it's ready for pickup at {branch.name if branch else ''}."
+    else:
+        when = "We'll let you know when it's on its way."
+    session.clear_order()
+    ctx.send(text(f"Thank you! Your order {reference} is confirmed. "
+                  f"Total: {restaurant.format_money(total)}.\n{when}\n\n"
+                  "Send any message when you'd like to order again."))

@@ -1,0 +1,120 @@
+"""The dispatcher: feeds one inbound message through middlewares to a handler.
+
+Like aiogram's ``Dispatcher`` it is the root of the router tree and owns the
+outer middlewares; unlike aiogram it returns the replies instead of sending
+them, so the channel (terminal, WhatsApp outbox) decides how they leave.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Final
+
+from fsm.config import AppConfig, Restaurant
+from fsm.machine import ConversationMachine
+from routes.context import Context
+from routes.messages import Inbound, Outgoing, text
+from routes.middlewares import (
+    CustomerLocks,
+    Middleware,
+    NextStep,
+    SessionExpiry,
+    SessionLifecycle,
+    Update,
+)
+from routes.questions import QUESTIONS
+from routes.router import Router
+from storage.base import SessionKey
+from storage.sessions import SessionRepository
+
+logger = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+FAILURE_REPLY: Final = ("Sorry, something went wrong on our side. Your cart is safe — "
+                        "please send your last message again.")
+REFERENCE_ALPHABET: Final = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+class Dispatcher:
+    """Runs the conversation for every customer of every configured restaurant."""
+
+    def __init__(self, config: AppConfig, repository: SessionRepository, router: Router, *,
+                 machine: ConversationMachine | None = None, clock: Clock = time.time,
+                 rng: random.Random | None = None) -> None:
+        self.config = config
+        self.repository = repository
+        self.router = router
+        self.machine = machine or ConversationMachine()
+        self.clock = clock
+        self.rng = rng or random.SystemRandom()
+        missing = set(self.machine.spec.state_names) - set(QUESTIONS)
+        if missing:
+            raise ValueError(f"states without a question: {sorted(missing)}")
+        self.locks = CustomerLocks()
+        self.middlewares: list[Middleware] = [
+            self.locks,
+            SessionLifecycle(repository),
+            SessionExpiry(config.session.ttl_minutes * 60),
+        ]
+
+    async def feed(self, restaurant: Restaurant, customer_id: str,
+                   inbound: Inbound) -> list[Outgoing]:
+        """Handle one customer message; return the replies, after they are committed."""
+        update = Update(SessionKey(restaurant.id, customer_id), restaurant, inbound, self.clock())
+        await self._chain(self.middlewares)(update)
+        assert update.effects is not None
+        return update.effects.replies
+
+    def _chain(self, middlewares: Sequence[Middleware]) -> NextStep:
+        step: NextStep = self._handle
+        for middleware in reversed(middlewares):
+            step = partial(middleware, step)
+        return step
+
+    async def _handle(self, update: Update) -> None:
+        assert update.session is not None
+        ctx = Context(key=update.key, restaurant=update.restaurant, session=update.session,
+                      inbound=update.inbound, machine=self.machine, now=update.now,
+                      new_reference=self.new_reference)
+        ctx.effects.drafts.extend(update.drafts)
+        if not update.session.welcomed:
+            update.session.welcomed = True
+            ctx.say(f"Welcome to {update.restaurant.name}!")
+        for note in update.notes:
+            ctx.say(note)
+        try:
+            handler = self.router.resolve(ctx)
+            if handler is None:
+                raise LookupError(f"no handler for {update.inbound!r} in {update.session.state}")
+            await handler.callback(ctx)
+            effects = ctx.finish()
+            if not effects.replies:  # G2: never silence
+                ctx.ask()
+                effects = ctx.finish()
+        except Exception:
+            logger.exception("handler failed restaurant=%s customer=%s state=%s",
+                             update.key.restaurant_id, update.key.customer_id,
+                             update.session.state)
+            update.failed = True
+            update.effects = ctx.finish()
+            update.effects.replies[:] = [text(FAILURE_REPLY)]
+            update.effects.orders.clear()
+            return
+        update.effects = effects
+
+    async def new_reference(self, restaurant_id: str) -> str:
+        """A short order reference such as ``LU-7K2F``, unused in this restaurant."""
+        prefix = "".join(ch for ch in restaurant_id.upper() if ch.isalnum())[:2] or "OR"
+        length = 4
+        while True:
+            for _ in range(8):
+                code = "".join(self.rng.choice(REFERENCE_ALPHABET) for _ in range(length))
+                reference = f"{prefix}-{code}"
+                if not await self.repository.store.reference_exists(restaurant_id, reference):
+                    return reference
+            length += 1

@@ -1,0 +1,227 @@
+"""Channel-neutral messages: what a customer sends, what the bot answers.
+
+Outgoing messages are built only through the constructors here, which apply
+the WhatsApp Cloud API limits (``shared/whatsapp/CONTRACT.md`` §5): texts are
+clipped with an ellipsis, counts and ids are checked, so nothing the bot
+builds can be rejected by Meta for its shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Final, Literal
+
+TEXT_BODY_MAX: Final = 4096
+INTERACTIVE_BODY_MAX: Final = 1024
+LIST_BODY_MAX: Final = 4096
+HEADER_FOOTER_MAX: Final = 60
+BUTTON_TITLE_MAX: Final = 20
+BUTTON_ID_MAX: Final = 256
+BUTTONS_MAX: Final = 3
+LIST_BUTTON_MAX: Final = 20
+ROW_TITLE_MAX: Final = 24
+ROW_ID_MAX: Final = 200
+ROW_DESCRIPTION_MAX: Final = 72
+SECTION_TITLE_MAX: Final = 24
+LIST_ROWS_MAX: Final = 10
+LIST_SECTIONS_MAX: Final = 10
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, ending in an ellipsis when cut."""
+    text = text.strip()
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+# --- inbound ---------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    latitude: float
+    longitude: float
+    name: str | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Inbound:
+    """One customer message, whatever channel it came from.
+
+    ``kind`` is ``text`` (typed), ``choice`` (a tapped button or list row,
+    ``choice_id`` set, ``text`` its title), ``location``, or ``unsupported``
+    (images, voice notes… the flow cannot use).
+    """
+
+    kind: Literal["text", "choice", "location", "unsupported"]
+    text: str = ""
+    choice_id: str | None = None
+    location: Location | None = None
+
+    @classmethod
+    def typed(cls, text: str) -> Inbound:
+        return cls("text", text=text)
+
+    @classmethod
+    def tapped(cls, choice_id: str, title: str = "") -> Inbound:
+        return cls("choice", text=title, choice_id=choice_id)
+
+    @classmethod
+    def pin(cls, location: Location) -> Inbound:
+        return cls("location", location=location)
+
+
+# --- outbound --------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """A choice offered to the customer: a reply button or a list row.
+
+    ``keywords`` are extra words that select it when typed (the full name
+    when the shown title had to be clipped).
+    """
+
+    id: str
+    title: str
+    description: str | None = None
+    keywords: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Section:
+    title: str | None
+    rows: tuple[Option, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class TextMessage:
+    body: str
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonsMessage:
+    body: str
+    buttons: tuple[Option, ...]
+    header: str | None = None
+    footer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListMessage:
+    body: str
+    button: str
+    sections: tuple[Section, ...]
+    header: str | None = None
+    footer: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LocationRequest:
+    body: str
+
+
+Outgoing = TextMessage | ButtonsMessage | ListMessage | LocationRequest
+
+
+def text(body: str) -> TextMessage:
+    return TextMessage(clip(body, TEXT_BODY_MAX))
+
+
+def location_request(body: str) -> LocationRequest:
+    return LocationRequest(clip(body, INTERACTIVE_BODY_MAX))
+
+
+def buttons(body: str, options: Sequence[Option], *, header: str | None = None,
+            footer: str | None = None) -> ButtonsMessage:
+    if not 1 <= len(options) <= BUTTONS_MAX:
+        raise ValueError(f"reply buttons take 1 to {BUTTONS_MAX} options, got {len(options)}")
+    _check_ids(options, BUTTON_ID_MAX)
+    return ButtonsMessage(
+        body=clip(body, INTERACTIVE_BODY_MAX),
+        buttons=tuple(_clipped(option, BUTTON_TITLE_MAX, keep_description=False)
+                      for option in options),
+        header=None if header is None else clip(header, HEADER_FOOTER_MAX),
+        footer=None if footer is None else clip(footer, HEADER_FOOTER_MAX),
+    )
+
+
+def list_message(body: str, button: str, sections: Sequence[Section], *,
+                 header: str | None = None, footer: str | None = None) -> ListMessage:
+    sections = [section for section in sections if section.rows]
+    rows = [row for section in sections for row in section.rows]
+    if not rows or len(rows) > LIST_ROWS_MAX:
+        raise ValueError(f"a list takes 1 to {LIST_ROWS_MAX} rows, got {len(rows)}")
+    if len(sections) > LIST_SECTIONS_MAX:
+        raise ValueError(f"a list takes at most {LIST_SECTIONS_MAX} sections")
+    _check_ids(rows, ROW_ID_MAX)
+    # Meta requires a title on every section once there is more than one.
+    need_titles = len(sections) > 1
+    return ListMessage(
+        body=clip(body, LIST_BODY_MAX),
+        button=clip(button, LIST_BUTTON_MAX),
+        sections=tuple(
+            Section(
+                title=clip(section.title or "Options", SECTION_TITLE_MAX)
+                if need_titles or section.title else None,
+                rows=tuple(_clipped(row, ROW_TITLE_MAX) for row in section.rows),
+            )
+            for section in sections
+        ),
+        header=None if header is None else clip(header, HEADER_FOOTER_MAX),
+        footer=None if footer is None else clip(footer, HEADER_FOOTER_MAX),
+    )
+
+
+def choice(body: str, options: Sequence[Option], *, button: str = "Choose") -> Outgoing:
+    """Reply buttons when the options fit on buttons, otherwise a one-section list."""
+    fits_buttons = len(options) <= BUTTONS_MAX and all(
+        len(option.title) <= BUTTON_TITLE_MAX and option.description is None
+        for option in options)
+    if fits_buttons:
+        return buttons(body, options)
+    return list_message(body, button, [Section(None, tuple(options))])
+
+
+def options_of(message: Outgoing) -> tuple[Option, ...]:
+    """The options of a message, in the order they are shown and numbered."""
+    if isinstance(message, ButtonsMessage):
+        return message.buttons
+    if isinstance(message, ListMessage):
+        return tuple(row for section in message.sections for row in section.rows)
+    return ()
+
+
+def with_preamble(preamble: str, message: Outgoing) -> Outgoing:
+    """``message`` with ``preamble`` put before its body, within the body limit."""
+    if not preamble:
+        return message
+    if isinstance(message, TextMessage):
+        return text(f"{preamble}\n\n{message.body}")
+    limit = LIST_BODY_MAX if isinstance(message, ListMessage) else INTERACTIVE_BODY_MAX
+    body = f"{preamble}\n\n{message.body}"
+    if len(body) > limit:
+        raise ValueError("preamble does not fit")
+    if isinstance(message, ButtonsMessage):
+        return ButtonsMessage(body, message.buttons, message.header, message.footer)
+    if isinstance(message, ListMessage):
+        return ListMessage(body, message.button, message.sections, message.header,
+                           message.footer)
+    return LocationRequest(body)
+
+
+def _clipped(option: Option, title_max: int, *, keep_description: bool = True) -> Option:
+    title = clip(option.title, title_max)
+    keywords = option.keywords if title == option.title else (*option.keywords, option.title)
+    description = option.description if keep_description else None
+    if description is not None:
+        description = clip(description, ROW_DESCRIPTION_MAX)
+    return Option(option.id, title, description, keywords)
+
+
+def _check_ids(options: Sequence[Option], id_max: int) -> None:
+    ids = [option.id for option in options]
+    if len(set(ids)) != len(ids):
+        raise ValueError(f"option ids must be unique: {ids}")
+    too_long = [option_id for option_id in ids if not 1 <= len(option_id) <= id_max]
+    if too_long:
+        raise ValueError(f"option ids must be 1 to {id_max} characters: {too_long}")

@@ -1,0 +1,148 @@
+"""Choosing how to order, browsing the menu, and filling the cart."""
+
+from __future__ import annotations
+
+from fsm import machine as states
+from fsm.config import Item
+from fsm.errors import CartFull
+from fsm.session import DELIVERY, PICKUP, PendingItem
+from routes.context import Context
+from routes.filters import ChoiceId
+from routes.router import Router
+
+router = Router("ordering")
+
+BROWSING = states.ORDERING + states.CHECKOUT
+NOT_ON_MENU = "Sorry, that's no longer on the menu."
+
+
+@router.message(ChoiceId("order_type:"))
+async def choose_order_type(ctx: Context) -> None:
+    kind = ctx.arg("order_type:")
+    session, restaurant = ctx.session, ctx.restaurant
+    if kind not in restaurant.order_types:
+        ctx.say(f"Sorry, {restaurant.name} doesn't offer {kind}.")
+        ctx.ask()
+        return
+    session.order_type = kind
+    if kind == DELIVERY:
+        session.branch_id = None
+        await ctx.fire("choose_delivery")
+    elif kind == PICKUP:
+        session.address = None
+        await ctx.fire("choose_pickup")
+        if len(restaurant.branches) == 1:
+            await _pick_branch(ctx, restaurant.branches[0].id)
+            return
+    ctx.ask()
+
+
+@router.message(ChoiceId("branch:"))
+async def choose_branch(ctx: Context) -> None:
+    if not ctx.session.is_pickup:
+        ctx.say("That button is from an earlier step.")
+        ctx.ask()
+        return
+    await _pick_branch(ctx, ctx.arg("branch:"))
+
+
+async def _pick_branch(ctx: Context, branch_id: str) -> None:
+    branch = ctx.restaurant.branch(branch_id)
+    if branch is None:
+        ctx.say("Sorry, we don't have that branch.")
+    else:
+        ctx.session.branch_id = branch.id
+        ctx.say(f"Pickup from {branch.name}.")
+        if ctx.session.state == states.CHOOSING_BRANCH:
+            await ctx.fire("choose_branch")
+    ctx.ask()
+
+
+@router.message(ChoiceId("category:"), state=BROWSING)
+async def open_category(ctx: Context) -> None:
+    category_id, _, page = ctx.arg("category:").partition(":")
+    category = ctx.restaurant.category(category_id)
+    if category is None:
+        ctx.say(NOT_ON_MENU)
+    else:
+        ctx.session.category_id = category.id
+        ctx.session.page = int(page) - 1 if page.isdigit() and int(page) > 0 else 0
+        await ctx.fire("open_category")
+    ctx.ask()
+
+
+@router.message(ChoiceId("item:"), state=BROWSING)
+async def pick_item(ctx: Context) -> None:
+    item = ctx.restaurant.item(ctx.arg("item:"))
+    if item is None:
+        ctx.say(NOT_ON_MENU)
+        ctx.ask()
+        return
+    if item.addons:
+        ctx.session.pending = PendingItem(item.id)
+        await ctx.fire("pick_item")
+        ctx.ask()
+        return
+    await _add_to_cart(ctx, item, [])
+
+
+@router.message(ChoiceId("addon:"), state=states.CHOOSING_ADDONS)
+async def pick_addon(ctx: Context) -> None:
+    pending = ctx.session.pending
+    item = ctx.restaurant.item(pending.item_id) if pending else None
+    addon = item.addon(ctx.arg("addon:")) if item else None
+    if pending is None or item is None or addon is None:
+        ctx.say(NOT_ON_MENU)
+        ctx.ask()
+        return
+    if addon.id not in pending.addon_ids:
+        pending.addon_ids.append(addon.id)
+    if len(pending.addon_ids) < len(item.addons):
+        ctx.ask()
+        return
+    await _add_to_cart(ctx, item, pending.addon_ids)
+
+
+@router.message(ChoiceId("action:no_addons"), state=states.CHOOSING_ADDONS)
+async def finish_addons(ctx: Context) -> None:
+    pending = ctx.session.pending
+    item = ctx.restaurant.item(pending.item_id) if pending else None
+    if pending is None or item is None:
+        ctx.say(NOT_ON_MENU)
+        await ctx.fire("show_menu")
+        ctx.ask()
+        return
+    await _add_to_cart(ctx, item, pending.addon_ids)
+
+
+async def _add_to_cart(ctx: Context, item: Item, addon_ids: list[str]) -> None:
+    session = ctx.session
+    addons = [addon for addon in item.addons if addon.id in addon_ids]
+    try:
+        line = session.cart.add(item, addons)
+    except CartFull as exc:
+        ctx.say(f"Your cart is full ({exc.limit} different items). Check out or remove "
+                "something first.")
+    else:
+        extras = f" with {', '.join(a.name for a in addons)}" if addons else ""
+        ctx.say(f"Added {item.name}{extras} ({ctx.restaurant.format_money(line.unit_price)}).")
+    session.pending = None
+    await ctx.fire("add_item")
+    ctx.ask()
+
+
+@router.message(ChoiceId("remove:"), state=BROWSING)
+async def remove_one(ctx: Context) -> None:
+    session = ctx.session
+    line = session.cart.line(ctx.arg("remove:"))
+    if line is None:
+        ctx.say("That's no longer in your cart.")
+    else:
+        session.cart.set_quantity(line.key, line.quantity - 1)
+        ctx.say(f"Removed one {line.title}.")
+    if session.cart.is_empty:
+        ctx.say("Your cart is now empty.")
+        await ctx.fire("show_menu")
+    else:
+        await ctx.fire("view_cart")
+    ctx.ask()

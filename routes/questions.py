@@ -1,0 +1,188 @@
+"""The question each conversation state asks, built from the session.
+
+One function per state, gathered in :data:`QUESTIONS`.  The same question
+is what a customer sees after a transition, what unknown input is answered
+with, and what typed numbers and titles are matched against — so "2" always
+means the second option the customer was shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Final
+
+from fsm import machine as states
+from fsm.config import Restaurant
+from fsm.session import Session
+from routes.messages import (
+    LIST_ROWS_MAX,
+    Option,
+    Outgoing,
+    Section,
+    buttons,
+    choice,
+    list_message,
+    location_request,
+)
+
+ORDER_TYPE_TITLES: Final = {"delivery": "Delivery", "pickup": "Pickup"}
+ITEMS_PER_PAGE: Final = LIST_ROWS_MAX - 1  # one row is kept for "More…" or "Back"
+CART_ROWS_FIXED: Final = 3
+
+
+def money(restaurant: Restaurant, minor: int) -> str:
+    return restaurant.format_money(minor)
+
+
+def render_cart(session: Session, restaurant: Restaurant) -> str:
+    """The cart as text lines, with subtotal, delivery fee and total."""
+    if session.cart.is_empty:
+        return "Your cart is empty."
+    lines = [f"{line.quantity} × {line.title} — {money(restaurant, line.total)}"
+             for line in session.cart]
+    fee = restaurant.delivery_fee if session.is_delivery else 0
+    lines.append(f"Subtotal: {money(restaurant, session.cart.subtotal)}")
+    if fee:
+        lines.append(f"Delivery: {money(restaurant, fee)}")
+    lines.append(f"Total: {money(restaurant, session.cart.total(fee))}")
+    return "\n".join(lines)
+
+
+def order_total(session: Session, restaurant: Restaurant) -> tuple[int, int]:
+    """``(total, delivery_fee)`` in minor units."""
+    fee = restaurant.delivery_fee if session.is_delivery and not session.cart.is_empty else 0
+    return session.cart.total(fee), fee
+
+
+def render_order_summary(session: Session, restaurant: Restaurant) -> str:
+    parts = [render_cart(session, restaurant)]
+    if session.is_delivery and session.address is not None:
+        parts.append(f"Deliver to: {session.address.describe()}")
+    if session.is_pickup:
+        branch = restaurant.branch(session.branch_id or "")
+        parts.append(f"Pickup at: {branch.name if branch else session.branch_id}")
+    if session.payment_method:
+        parts.append(f"Payment: {restaurant.payment_title(session.payment_method)}")
+    return "\n".join(parts)
+
+
+def ask_order_type(session: Session, restaurant: Restaurant) -> Outgoing:
+    options = [Option(f"order_type:{kind}", ORDER_TYPE_TITLES[kind])
+               for kind in restaurant.order_types]
+    return buttons("How would you like to get your order?", options)
+
+
+def ask_branch(session: Session, restaurant: Restaurant) -> Outgoing:
+    options = [Option(f"branch:{branch.id}", branch.name, branch.address)
+               for branch in restaurant.branches[:LIST_ROWS_MAX]]
+    return choice("Which branch will you pick up from?", options, button="Branches")
+
+
+def ask_category(session: Session, restaurant: Restaurant) -> Outgoing:
+    rows = [Option(f"category:{category.id}", category.title,
+                   category.description or f"{len(category.items)} items")
+            for category in restaurant.menu]
+    cart_rows: tuple[Option, ...] = ()
+    if not session.cart.is_empty:
+        cart_rows = (Option("action:view_cart", "View cart",
+                            f"{session.cart.item_count} items, "
+                            f"{money(restaurant, session.cart.subtotal)}"),
+                     Option("action:checkout", "Checkout"))
+    room = LIST_ROWS_MAX - len(cart_rows)
+    # More categories than fit is a config a restaurant should not ship; the
+    # rest stay reachable by typing their name.
+    return list_message("What would you like? Pick a category.", "Menu",
+                        [Section("Menu", tuple(rows[:room])), Section("Your order", cart_rows)])
+
+
+def ask_item(session: Session, restaurant: Restaurant) -> Outgoing:
+    category = restaurant.category(session.category_id or "") or restaurant.menu[0]
+    items = category.items
+    pages = max(1, -(-len(items) // ITEMS_PER_PAGE))
+    page = min(max(session.page, 0), pages - 1)
+    shown = items[page * ITEMS_PER_PAGE:(page + 1) * ITEMS_PER_PAGE]
+    rows = [Option(f"item:{item.id}", item.name, _item_description(restaurant, item.price,
+                                                                   item.description))
+            for item in shown]
+    if page + 1 < pages:
+        rows.append(Option(f"category:{category.id}:{page + 2}", "More…",
+                           f"Page {page + 2} of {pages}", keywords=("more", "next")))
+    else:
+        rows.append(Option("action:add_more", "Back to categories", keywords=("back",)))
+    page_note = f" (page {page + 1} of {pages})" if pages > 1 else ""
+    return list_message(f"{category.title}{page_note}: pick an item to add it to your cart.",
+                        "Items", [Section(category.title, tuple(rows))])
+
+
+def ask_addons(session: Session, restaurant: Restaurant) -> Outgoing:
+    pending = session.pending
+    item = restaurant.item(pending.item_id) if pending else None
+    if pending is None or item is None:
+        return ask_category(session, restaurant)
+    chosen = [addon.name for addon in item.addons if addon.id in pending.addon_ids]
+    rows = [Option(f"addon:{addon.id}", addon.name, f"+{money(restaurant, addon.price)}")
+            for addon in item.addons if addon.id not in pending.addon_ids]
+    done_title = "Add to cart" if chosen else "No extras"
+    rows = rows[:LIST_ROWS_MAX - 1]
+    rows.append(Option("action:no_addons", done_title, keywords=("no", "none", "done")))
+    so_far = f" So far: {', '.join(chosen)}." if chosen else ""
+    return list_message(f"{item.name} ({money(restaurant, item.price)}). Any extras?{so_far}",
+                        "Extras", [Section("Extras", tuple(rows))])
+
+
+def ask_cart(session: Session, restaurant: Restaurant) -> Outgoing:
+    if session.cart.is_empty:
+        return ask_category(session, restaurant)
+    fixed = (Option("action:checkout", "Checkout"),
+             Option("action:add_more", "Add more items", keywords=("add more", "more")),
+             Option("action:cancel", "Cancel order"))
+    removable = tuple(Option(f"remove:{line.key}", f"Remove {line.name}",
+                             f"{line.quantity} × {line.title}")
+                      for line in session.cart)[:LIST_ROWS_MAX - CART_ROWS_FIXED]
+    return list_message(f"Your cart:\n{render_cart(session, restaurant)}", "Options",
+                        [Section("Next", fixed), Section("Remove one", removable)])
+
+
+def ask_address(session: Session, restaurant: Restaurant) -> Outgoing:
+    return location_request("Where should we deliver? Share your location pin, "
+                            "or type your address.")
+
+
+def ask_payment(session: Session, restaurant: Restaurant) -> Outgoing:
+    total, _ = order_total(session, restaurant)
+    options = [Option(f"payment:{method}", restaurant.payment_title(method))
+               for method in restaurant.payment_methods]
+    return choice(f"Your total is {money(restaurant, total)}. How would you like to pay?",
+                  options[:LIST_ROWS_MAX], button="Payment")
+
+
+def ask_confirmation(session: Session, restaurant: Restaurant) -> Outgoing:
+    return buttons(f"Please check your order:\n{render_order_summary(session, restaurant)}",
+                   [Option("action:confirm", "Confirm order", keywords=("confirm", "yes")),
+                    Option("action:add_more", "Add more", keywords=("more",)),
+                    Option("action:cancel", "Cancel order", keywords=("no",))])
+
+
+Question = Callable[[Session, Restaurant], Outgoing]
+
+QUESTIONS: Final[Mapping[str, Question]] = {
+    states.CHOOSING_ORDER_TYPE: ask_order_type,
+    states.CHOOSING_BRANCH: ask_branch,
+    states.CHOOSING_CATEGORY: ask_category,
+    states.BROWSING_ITEMS: ask_item,
+    states.CHOOSING_ADDONS: ask_addons,
+    states.REVIEWING_CART: ask_cart,
+    states.CHECKOUT_ADDRESS: ask_address,
+    states.CHECKOUT_PAYMENT: ask_payment,
+    states.CHECKOUT_CONFIRMATION: ask_confirmation,
+}
+
+
+def question_for(session: Session, restaurant: Restaurant) -> Outgoing:
+    """The question of the session's current state."""
+    return QUESTIONS[session.state](session, restaurant)
+
+
+def _item_description(restaurant: Restaurant, price: int, description: str | None) -> str:
+    shown = money(restaurant, price)
+    return f"{shown} · {description}" if description else shown

@@ -1,0 +1,30 @@
+"""Errors raised by storage backends and the snapshot codec.
+
+Hierarchy::
+
+    StorageError
+    ├── CorruptSnapshot           bytes that are not a snapshot this build can read
+    ├── DuplicateOrderReference   a commit reuses an order reference of its restaurant
+    ├── SnapshotTooLarge          a snapshot over the size limit (refused on write and read)
+    └── StoreClosed               the store was used after close()
+"""
+
+
+class StorageError(Exception):
+    """Root of every error raised by :mod:`storage`."""
+
+
+class CorruptSnapshot(StorageError):
+    """The stored bytes do not decode into a snapshot."""
+
+
+class DuplicateOrderReference(StorageError):
+    """An order's reference is already used by its restaurant; nothing was committed."""
+
+
+class SnapshotTooLarge(StorageError):
+    """A snapshot exceeds :data:`storage.codec.MAX_SNAPSHOT_BYTES`."""
+
+
+class StoreClosed(StorageError):
+    """The store is not open."""
