@@ -124,7 +124,8 @@ def ask_addons(session: Session, restaurant: Restaurant) -> Outgoing:
             for addon in item.addons if addon.id not in pending.addon_ids]
     done_title = "Add to cart" if chosen else "No extras"
     rows = rows[:LIST_ROWS_MAX - 1]
-    rows.append(Option("action:no_addons", done_title, keywords=("no", "none", "done")))
+    rows.append(Option("action:no_addons", done_title,
+                       keywords=("no extras", "add to cart", "no", "none", "done")))
     so_far = f" So far: {', '.join(chosen)}." if chosen else ""
     return list_message(f"{item.name} ({money(restaurant, item.price)}). Any extras?{so_far}",
                         "Extras", [Section("Extras", tuple(rows))])
