@@ -18,7 +18,7 @@ from storage.base import DraftRecord, OrderRecord, SessionKey
 _NOT_WORD: Final = re.compile(r"[^\w\s]+")
 _SPACES: Final = re.compile(r"\s+")
 # States in which a typed item or category name anywhere on the menu is understood.
-_CATALOGUE_STATES: Final = frozenset(states.ORDERING + (states.CHECKOUT_CONFIRMATION,))
+_CATALOGUE_STATES: Final = frozenset((*states.ORDERING, states.CHECKOUT_CONFIRMATION))
 
 
 def normalize(raw: str) -> str:

@@ -70,7 +70,8 @@ UNKNOWN_INPUTS = [
 
 
 @pytest.mark.parametrize("state", list(PATHS))
-@pytest.mark.parametrize("inbound", UNKNOWN_INPUTS, ids=lambda i: f"{i.kind}:{i.text or i.choice_id}")
+@pytest.mark.parametrize("inbound", UNKNOWN_INPUTS,
+                         ids=lambda i: f"{i.kind}:{i.text or i.choice_id}")
 async def test_every_state_answers_unknown_input(amira: Customer, luigis: Restaurant,
                                                  state: str, inbound: Inbound) -> None:
     await reach(amira, state)
