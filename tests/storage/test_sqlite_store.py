@@ -1,0 +1,211 @@
+"""What only the SQLite backend promises: its file format, group commit, kill -9."""
+
+import asyncio
+import signal
+import sqlite3
+import sys
+from collections.abc import AsyncIterator
+from contextlib import closing
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from storage.base import Changes, OrderRecord, SessionKey
+from storage.codec import MAX_SNAPSHOT_BYTES, decode_snapshot, encode_snapshot
+from storage.errors import DuplicateOrderReference, SnapshotTooLarge, StorageError
+from storage.sqlite import MIGRATIONS, SQLiteStore
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
+    store = SQLiteStore(tmp_path / "orderbot.db")
+    await store.open()
+    try:
+        yield store
+    finally:
+        await store.close()
+
+
+def key(i: int) -> SessionKey:
+    return SessionKey("luigis", f"c{i}")
+
+
+def order(i: int, reference: str) -> OrderRecord:
+    return OrderRecord(reference, "luigis", f"c{i}", "CONFIRMED", "pickup", "soho", None,
+                       "cash", "GBP", 950, 0, ({"item_id": "margherita", "qty": 1},), float(i))
+
+
+def change(i: int, reference: str | None = None) -> Changes:
+    orders = [order(i, reference or f"LU-{i:05d}")]
+    return Changes(key(i), float(i), encode_snapshot({"v": 1, "seq": i}), orders=orders)
+
+
+def pragma(path: Path, name: str) -> object:
+    with closing(sqlite3.connect(path)) as connection:
+        return connection.execute(f"PRAGMA {name}").fetchone()[0]
+
+
+async def test_open_creates_the_schema_at_the_latest_version_in_wal_mode(
+    store: SQLiteStore,
+) -> None:
+    assert pragma(store.path, "user_version") == len(MIGRATIONS) == 1
+    assert pragma(store.path, "journal_mode") == "wal"
+    with closing(sqlite3.connect(store.path)) as connection:
+        tables = {row[0] for row in connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables == {"sessions", "orders", "drafts", "quarantine"}
+
+
+async def test_reopening_keeps_the_schema_and_data(store: SQLiteStore) -> None:
+    await store.commit(change(1))
+    await store.close()
+    async with SQLiteStore(store.path) as reopened:
+        assert await reopened.load_snapshot(key(1)) == change(1).snapshot
+    assert pragma(store.path, "user_version") == 1
+
+
+async def test_a_file_from_a_newer_build_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with closing(sqlite3.connect(path)) as connection:
+        connection.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    with pytest.raises(StorageError, match="newer"):
+        await SQLiteStore(path).open()
+
+
+async def test_concurrent_commits_share_physical_commits(store: SQLiteStore) -> None:
+    await asyncio.gather(*(store.commit(change(i)) for i in range(500)))
+    assert store.committed_units == 500
+    # All 500 are queued before the writer wakes: one or two transactions.
+    assert store.commit_batches <= 5
+    assert len(await store.list_orders()) == 500
+
+
+async def test_sequential_commits_are_one_transaction_each(store: SQLiteStore) -> None:
+    for i in range(5):
+        await store.commit(change(i))
+    assert (store.commit_batches, store.committed_units) == (5, 5)
+
+
+async def test_a_failing_unit_fails_alone_and_the_rest_of_its_batch_lands(
+    store: SQLiteStore,
+) -> None:
+    await store.commit(change(0, "LU-TAKEN"))
+    batches_before = store.commit_batches
+
+    results = await asyncio.gather(
+        *(store.commit(change(i, "LU-TAKEN" if i == 25 else None)) for i in range(1, 50)),
+        return_exceptions=True,
+    )
+
+    failed = [i for i, result in enumerate(results, start=1) if result is not None]
+    assert failed == [25]
+    assert isinstance(results[24], DuplicateOrderReference)
+    assert await store.load_snapshot(key(25)) is None
+    for i in range(1, 50):
+        if i != 25:
+            assert await store.load_snapshot(key(i)) == change(i).snapshot
+    assert len(await store.list_orders()) == 49
+    # The batch was rolled back and redone unit by unit: 48 good transactions.
+    assert store.commit_batches - batches_before == 48
+
+
+async def test_the_writer_survives_an_unexpected_error(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken_executemany(*args: object) -> None:
+        raise RuntimeError("disk gremlin")
+
+    # Reaching into the connection is the only way to make the writer itself fail.
+    writer = store._writer
+    assert writer is not None
+    monkeypatch.setattr(writer, "executemany", broken_executemany)
+    with pytest.raises(StorageError, match="disk gremlin"):
+        await store.commit(change(1))
+    monkeypatch.undo()
+
+    await store.commit(change(2))
+    assert await store.load_snapshot(key(1)) is None
+    assert await store.load_snapshot(key(2)) == change(2).snapshot
+
+
+async def test_close_drains_every_accepted_commit(store: SQLiteStore) -> None:
+    commits = [asyncio.ensure_future(store.commit(change(i))) for i in range(300)]
+    await asyncio.sleep(0)  # let them queue
+    await store.close()
+    assert all(task.done() and task.exception() is None for task in commits)
+    async with SQLiteStore(store.path) as reopened:
+        assert len(await reopened.list_orders()) == 300
+
+
+async def test_oversize_snapshots_are_refused_on_the_way_in_and_out(
+    store: SQLiteStore,
+) -> None:
+    with pytest.raises(SnapshotTooLarge):
+        encode_snapshot({"v": 1, "cart": "x" * MAX_SNAPSHOT_BYTES})
+    with pytest.raises(SnapshotTooLarge):
+        await store.commit(Changes(key(1), 1.0, b"\x80" * (MAX_SNAPSHOT_BYTES + 1)))
+    assert await store.load_snapshot(key(1)) is None
+
+    # A row written behind the store's back is still refused when decoded.
+    async with aiosqlite.connect(store.path) as connection:
+        await connection.execute("INSERT INTO sessions VALUES ('luigis', 'c2', ?, 1.0)",
+                                 (b"\x80" * (MAX_SNAPSHOT_BYTES + 1),))
+        await connection.commit()
+    with pytest.raises(SnapshotTooLarge):
+        decode_snapshot(await store.load_snapshot(key(2)) or b"")
+
+
+CHILD = """
+import asyncio, sys
+from storage.base import Changes, OrderRecord, SessionKey
+from storage.sqlite import SQLiteStore
+
+def change(i):
+    order = OrderRecord(f"LU-{i:05d}", "luigis", f"c{i}", "CONFIRMED", "pickup", "soho",
+                        None, "cash", "GBP", 950, 0, ({"item_id": "margherita"},), float(i))
+    return Changes(SessionKey("luigis", f"c{i}"), float(i), b"snapshot-%d" % i, orders=[order])
+
+async def main(path, count):
+    store = SQLiteStore(path)
+    await store.open()
+    await asyncio.gather(*(store.commit(change(i)) for i in range(count)))
+    print("committed", flush=True)
+    while True:  # keep writing so the kill lands in the middle of a transaction
+        await asyncio.gather(*(store.commit(change(i)) for i in range(count, count + 50)))
+        count += 50
+        print("more", flush=True)
+
+asyncio.run(main(sys.argv[1], int(sys.argv[2])))
+"""
+
+
+@pytest.mark.slow
+async def test_commits_survive_sigkill(tmp_path: Path) -> None:
+    path, count = tmp_path / "orderbot.db", 300
+    child = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", CHILD, str(path), str(count),
+        cwd=REPO_ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        assert child.stdout is not None
+        line = await asyncio.wait_for(child.stdout.readline(), timeout=60)
+        assert line == b"committed\n", (await child.communicate())[1].decode()
+        assert await asyncio.wait_for(child.stdout.readline(), timeout=60) == b"more\n"
+    finally:
+        if child.returncode is None:
+            child.send_signal(signal.SIGKILL)
+        await child.communicate()
+    assert child.returncode == -signal.SIGKILL
+
+    async with SQLiteStore(path) as reopened:
+        for i in range(count):
+            assert await reopened.load_snapshot(key(i)) == b"snapshot-%d" % i
+        sessions = {row.key.customer_id for row in await reopened.list_sessions(limit=10**6)}
+        ordered = {record.customer_id for record in await reopened.list_orders()}
+    # Commits cut short by the kill left nothing half-written.
+    assert sessions == ordered
+    assert len(sessions) > count
+    assert pragma(path, "integrity_check") == "ok"
