@@ -1,0 +1,151 @@
+"""A small fake Graph API on loopback, for tests and the benchmark.
+
+``POST /{version}/{phone_number_id}/messages`` (the version segment is
+optional) answers like Meta: a wamid for a message, ``{"success": true}`` for
+a read receipt, and Meta's error body when a failure was scripted with
+``fail_next``. Every request is recorded in arrival order::
+
+    fake = await start_fake_graph()
+    try:
+        ...  # send to f"{fake.url}/{phone_number_id}/messages"
+        await fake.wait_for_sends(2, timeout=5)
+    finally:
+        await fake.close()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+DEFAULT_VERSION = "v23.0"
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedRequest:
+    """One request as the fake received it."""
+
+    phone_number_id: str
+    body: dict[str, Any]
+    authorization: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class _ScriptedFailure:
+    code: int
+    http_status: int
+
+
+class FakeGraph:
+    """The fake server: ``async with FakeGraph() as fake`` or ``start_fake_graph()``.
+
+    ``sends`` holds accepted messages, ``reads`` read receipts, ``failures``
+    the message sends answered with a scripted error. ``latency`` (seconds)
+    delays every answer, to measure against a slow Graph.
+    """
+
+    def __init__(self, *, version: str = DEFAULT_VERSION, latency: float = 0.0) -> None:
+        app = web.Application()
+        app.router.add_post("/{version}/{phone_number_id}/messages", self._handle)
+        app.router.add_post("/{phone_number_id}/messages", self._handle)
+        self._runner = web.AppRunner(app)
+        self._version = version
+        self.url = ""  # set by start()
+        self.latency = latency
+        self.sends: list[RecordedRequest] = []
+        self.reads: list[RecordedRequest] = []
+        self.failures: list[RecordedRequest] = []
+        self._script: deque[_ScriptedFailure] = deque()
+        self._changed = asyncio.Condition()
+
+    def fail_next(self, times: int, code: int, http_status: int = 400) -> None:
+        """Answer the next ``times`` message sends with Meta's error ``code``."""
+        self._script.extend(_ScriptedFailure(code, http_status) for _ in range(times))
+
+    # A plain timeout argument (ASYNC109) so that a test failure says how many arrived.
+    async def wait_for_sends(self, n: int, timeout: float = 5.0) -> list[RecordedRequest]:  # noqa: ASYNC109
+        """Wait until at least ``n`` messages were accepted; TimeoutError names how many came."""
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(lambda: len(self.sends) >= n)
+        except TimeoutError:
+            raise TimeoutError(f"expected {n} sends within {timeout} s, got "
+                               f"{len(self.sends)}") from None
+        return list(self.sends)
+
+    async def start(self) -> None:
+        """Listen on 127.0.0.1 at a free port and set ``url``."""
+        await self._runner.setup()
+        try:
+            await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        except BaseException:
+            await self._runner.cleanup()
+            raise
+        host, port = self._runner.addresses[0][:2]
+        self.url = f"http://{host}:{port}/{self._version}"
+
+    async def close(self) -> None:
+        await self._runner.cleanup()
+
+    async def __aenter__(self) -> FakeGraph:
+        if not self.url:
+            await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        phone_number_id = request.match_info["phone_number_id"]
+        authorization = request.headers.get("Authorization")
+        try:
+            body = json.loads(await request.read())
+        except ValueError:
+            body = None
+        if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":
+            return _error(400, 100, "(#100) Invalid parameter")
+        if not (authorization or "").startswith("Bearer "):
+            return _error(401, 190, "Error validating access token")
+        recorded = RecordedRequest(phone_number_id, body, authorization)
+        if body.get("status") == "read":
+            self.reads.append(recorded)
+            return web.json_response({"success": True})
+        if self._script:
+            failure = self._script.popleft()
+            self.failures.append(recorded)
+            return _error(failure.http_status, failure.code, f"scripted error {failure.code}")
+        async with self._changed:
+            self.sends.append(recorded)
+            wamid = f"wamid.FAKE{len(self.sends)}"
+            self._changed.notify_all()
+        recipient = body.get("to") or body.get("recipient")
+        return web.json_response({
+            "messaging_product": "whatsapp",
+            "contacts": [{"input": recipient, "wa_id": str(recipient).removeprefix("+")}],
+            "messages": [{"id": wamid}],
+        })
+
+
+async def start_fake_graph(*, version: str = DEFAULT_VERSION, latency: float = 0.0) -> FakeGraph:
+    """A started fake Graph API; ``url`` is like ``http://127.0.0.1:PORT/v23.0``."""
+    fake = FakeGraph(version=version, latency=latency)
+    await fake.start()
+    return fake
+
+
+def _error(http_status: int, code: int, message: str) -> web.Response:
+    """Meta's error body (CONTRACT.md §5)."""
+    return web.json_response({"error": {
+        "message": message,
+        "type": "OAuthException",
+        "code": code,
+        "error_data": {"details": message},
+        "fbtrace_id": "AFAKEtraceid",
+    }}, status=http_status)
