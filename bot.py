@@ -2,6 +2,7 @@
 
     python bot.py chat      talk to the bot in the terminal as a customer
     python bot.py sessions  list, show or reset stored conversations
+    python bot.py diagram   the conversation's state diagram (mermaid, dot, svg, png)
 
 Only this module picks concrete backends and reads the environment.
 """
@@ -14,12 +15,16 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import BinaryIO, TextIO
 
 from fsm.config import AppConfig, Restaurant, parse_config
+from fsm.diagram import splice_mermaid, to_dot, to_mermaid
 from fsm.errors import FsmError
+from fsm.machine import ORDER_FLOW
+from fsm.migrations import migrate_snapshot
 from routes.conversation import conversation
 from routes.dispatcher import Dispatcher
+from routes.graphviz import GraphvizError, render_graphviz
 from routes.terminal import parse_line, render
 from storage.base import SessionKey
 from storage.codec import decode_snapshot
@@ -143,6 +148,55 @@ async def sessions(config: AppConfig, db_path: Path, args: argparse.Namespace,
         await store.close()
 
 
+async def stored_state(args: argparse.Namespace) -> str:
+    """The state of ``--customer``'s stored conversation, migrated as the bot would resume it."""
+    config = load_config(args.config)
+    db_path = database_path(args.config, config, args.db)
+    if not db_path.is_file():
+        raise UsageError(f"{db_path}: no such database")
+    key = SessionKey(pick_restaurant(config, args.restaurant).id, args.customer)
+    store = SQLiteStore(db_path)
+    await store.open()
+    try:
+        blob = await store.load_snapshot(key)
+    finally:
+        await store.close()
+    if blob is None:
+        raise UsageError(f"no stored conversation for customer {key.customer_id!r} "
+                         f"of restaurant {key.restaurant_id!r} in {db_path}")
+    state = migrate_snapshot(decode_snapshot(blob)).get("state")
+    if not isinstance(state, str):
+        raise UsageError(f"the stored conversation of {key.customer_id!r} has no state")
+    return state
+
+
+def diagram(args: argparse.Namespace, out: BinaryIO) -> None:
+    """Write the state diagram to ``-o`` or ``out``; ``-o x.md`` updates that file's block."""
+    if args.customer is not None and args.highlight is not None:
+        raise UsageError("give --highlight or --customer, not both")
+    highlight = asyncio.run(stored_state(args)) if args.customer is not None else args.highlight
+    output: Path | None = args.output
+    try:
+        if args.format in ("svg", "png"):
+            data = render_graphviz(to_dot(ORDER_FLOW, highlight), args.format)
+        elif args.format == "dot":
+            data = to_dot(ORDER_FLOW, highlight).encode()
+        else:
+            text = to_mermaid(ORDER_FLOW, highlight)
+            if output is not None and output.suffix == ".md":
+                text = splice_mermaid(output.read_text(encoding="utf-8"), text)
+            data = text.encode()
+        if output is None:
+            out.write(data)
+            out.flush()
+        else:
+            output.write_bytes(data)
+    except (ValueError, GraphvizError) as exc:
+        raise UsageError(str(exc)) from exc
+    except OSError as exc:
+        raise UsageError(f"{output or 'stdout'}: {exc.strerror}") from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bot.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -162,6 +216,18 @@ def build_parser() -> argparse.ArgumentParser:
     common(sessions_cmd)
     sessions_cmd.add_argument("--customer", help="customer id (show, reset)")
     sessions_cmd.add_argument("--limit", type=int, default=100)
+
+    diagram_cmd = commands.add_parser("diagram", help="the conversation's state diagram")
+    diagram_cmd.add_argument("--format", choices=["mermaid", "dot", "svg", "png"],
+                             default="mermaid", help="default: mermaid (svg, png need graphviz)")
+    diagram_cmd.add_argument("-o", "--output", type=Path,
+                             help="write to this file (default: stdout); with --format mermaid, "
+                                  "a .md file gets its marked mermaid block replaced")
+    diagram_cmd.add_argument("--highlight", metavar="STATE", help="state to highlight")
+    diagram_cmd.add_argument("--customer",
+                             help="highlight the state of this customer's stored conversation")
+    common(diagram_cmd)
+
     return parser
 
 
@@ -170,6 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
+        if args.command == "diagram":
+            diagram(args, sys.stdout.buffer)
+            return 0
         config = load_config(args.config)
         db_path = database_path(args.config, config, args.db)
         if args.command == "chat":
