@@ -3,6 +3,7 @@
     python bot.py chat      talk to the bot in the terminal as a customer
     python bot.py sessions  list, show or reset stored conversations
     python bot.py diagram   the conversation's state diagram (mermaid, dot, svg, png)
+    python bot.py serve     the WhatsApp Cloud API webhook server
 
 Only this module picks concrete backends and reads the environment.
 """
@@ -12,10 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TextIO
+from typing import BinaryIO, Final, TextIO
+
+import aiohttp
+from aiohttp import web
 
 from fsm.config import AppConfig, Restaurant, parse_config
 from fsm.diagram import splice_mermaid, to_dot, to_mermaid
@@ -25,7 +32,10 @@ from fsm.migrations import migrate_snapshot
 from routes.conversation import conversation
 from routes.dispatcher import Dispatcher
 from routes.graphviz import GraphvizError, render_graphviz
+from routes.inbox import InboxProcessor, whatsapp_outbox
+from routes.sender import OutboxSender
 from routes.terminal import parse_line, render
+from routes.webhook import MAX_BODY_BYTES, WhatsAppWebhook
 from storage.base import SessionKey
 from storage.codec import decode_snapshot
 from storage.errors import StorageError
@@ -197,6 +207,120 @@ def diagram(args: argparse.Namespace, out: BinaryIO) -> None:
         raise UsageError(f"{output or 'stdout'}: {exc.strerror}") from exc
 
 
+INBOX_RETENTION_SECONDS: Final = 8 * 24 * 3600  # Meta retries for 7 days; keep ids longer
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything `serve` needs: the config plus what comes from flags and environment."""
+
+    config: AppConfig
+    db_path: Path
+    app_secret: bytes | None
+    verify_token: str
+    access_token: str
+    graph_url: str
+    clock: Callable[[], float] = field(default=time.time)
+
+
+def settings_from_environment(config: AppConfig, db_path: Path, env: Mapping[str, str],
+                              insecure_dev: bool) -> Settings:
+    secret = env.get("WHATSAPP_APP_SECRET", "")
+    if not secret and not insecure_dev:
+        raise UsageError("WHATSAPP_APP_SECRET is not set: refusing to accept unsigned webhooks "
+                         "(use --insecure-dev only on a development machine)")
+    if not secret:
+        logger.warning("INSECURE: --insecure-dev given and WHATSAPP_APP_SECRET unset; "
+                       "webhook signatures are NOT checked. Never run like this in production.")
+    return Settings(
+        config=config,
+        db_path=db_path,
+        app_secret=secret.encode() if secret else None,
+        verify_token=env.get("WHATSAPP_VERIFY_TOKEN", ""),
+        access_token=env.get("WHATSAPP_ACCESS_TOKEN", ""),
+        graph_url=env.get("WHATSAPP_GRAPH_URL") or config.whatsapp.graph_url,
+    )
+
+
+SETTINGS: Final = web.AppKey("settings", Settings)
+STORE: Final = web.AppKey("store", SQLiteStore)
+INBOX: Final = web.AppKey("inbox", InboxProcessor)
+SENDER: Final = web.AppKey("sender", OutboxSender)
+
+
+def create_app(settings: Settings) -> web.Application:
+    """The webhook server: resources open in ``cleanup_ctx``, in start-up order."""
+    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app.cleanup_ctx.append(_storage)
+    app.cleanup_ctx.append(_channel)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/webhook", _verify)
+    app.router.add_post("/webhook", _receive)
+    return app
+
+
+WEBHOOK: Final = web.AppKey("webhook", WhatsAppWebhook)
+
+
+async def _verify(request: web.Request) -> web.Response:
+    return await request.app[WEBHOOK].verify(request)
+
+
+async def _receive(request: web.Request) -> web.Response:
+    return await request.app[WEBHOOK].receive(request)
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    if STORE not in request.app:  # set once the database is open
+        return web.Response(status=503, text="starting")
+    return web.Response(text="ok")
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    store = SQLiteStore(settings.db_path)
+    await store.open()
+    app[STORE] = store
+    pruned = await store.prune_inbox(settings.clock() - INBOX_RETENTION_SECONDS)
+    if pruned:
+        logger.info("pruned %d processed inbox rows older than the retention", pruned)
+    try:
+        yield
+    finally:
+        await store.close()
+
+
+async def _channel(app: web.Application) -> AsyncIterator[None]:
+    settings, store = app[SETTINGS], app[STORE]
+    async with aiohttp.ClientSession() as http:
+        sender = OutboxSender(store, http, settings.graph_url, settings.access_token,
+                              settings.clock)
+        repository = SessionRepository(store, cache_size=settings.config.storage.cache_size)
+        dispatcher = Dispatcher(settings.config, repository, conversation,
+                                clock=settings.clock, outbox=whatsapp_outbox)
+        inbox = InboxProcessor(settings.config, store, dispatcher, on_committed=sender.wake)
+        app[SENDER], app[INBOX] = sender, inbox
+        app[WEBHOOK] = WhatsAppWebhook(settings.config, store, inbox,
+                                       app_secret=settings.app_secret,
+                                       verify_token=settings.verify_token, clock=settings.clock)
+        await inbox.recover()
+        sending = asyncio.create_task(sender.run(), name="outbox sender")
+        try:
+            yield
+        finally:
+            # The server stopped accepting; finish what was acknowledged, then sends.
+            await inbox.drain()
+            await sender.stop()
+            await sending
+
+
+def serve(settings: Settings, host: str, port: int) -> None:
+    logger.info("serving on http://%s:%d (database %s)", host, port, settings.db_path)
+    web.run_app(create_app(settings), host=host, port=port, print=None,
+                handle_signals=True, shutdown_timeout=10)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="bot.py", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -228,6 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
                              help="highlight the state of this customer's stored conversation")
     common(diagram_cmd)
 
+    serve_cmd = commands.add_parser("serve", help="run the WhatsApp webhook server")
+    serve_cmd.add_argument("-c", "--config", default="config.yaml", type=Path)
+    serve_cmd.add_argument("--db", help="SQLite file (default: storage.path next to the config)")
+    serve_cmd.add_argument("--host", help="default: server.host in the config")
+    serve_cmd.add_argument("--port", type=int, help="default: server.port in the config")
+    serve_cmd.add_argument("--insecure-dev", action="store_true",
+                           help="accept unsigned webhooks when WHATSAPP_APP_SECRET is unset")
     return parser
 
 
@@ -246,6 +377,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(chat(config, db_path, restaurant, args.customer, sys.stdin, sys.stdout))
         elif args.command == "sessions":
             asyncio.run(sessions(config, db_path, args, sys.stdout))
+        elif args.command == "serve":
+            logging.getLogger().setLevel(logging.INFO)
+            settings = settings_from_environment(config, db_path, os.environ, args.insecure_dev)
+            serve(settings, args.host or config.server.host, args.port or config.server.port)
     except (UsageError, FsmError, StorageError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE

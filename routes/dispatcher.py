@@ -12,7 +12,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Final
+from typing import Any, Final
 
 from fsm.config import AppConfig, Restaurant
 from fsm.machine import ConversationMachine
@@ -22,6 +22,7 @@ from routes.middlewares import (
     CustomerLocks,
     Middleware,
     NextStep,
+    OutboxWriter,
     SessionExpiry,
     SessionLifecycle,
     Update,
@@ -45,7 +46,7 @@ class Dispatcher:
 
     def __init__(self, config: AppConfig, repository: SessionRepository, router: Router, *,
                  machine: ConversationMachine | None = None, clock: Clock = time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, outbox: OutboxWriter | None = None) -> None:
         self.config = config
         self.repository = repository
         self.router = router
@@ -58,14 +59,19 @@ class Dispatcher:
         self.locks = CustomerLocks()
         self.middlewares: list[Middleware] = [
             self.locks,
-            SessionLifecycle(repository),
+            SessionLifecycle(repository, outbox),
             SessionExpiry(config.session.ttl_minutes * 60),
         ]
 
-    async def feed(self, restaurant: Restaurant, customer_id: str,
-                   inbound: Inbound) -> list[Outgoing]:
-        """Handle one customer message; return the replies, after they are committed."""
-        update = Update(SessionKey(restaurant.id, customer_id), restaurant, inbound, self.clock())
+    async def feed(self, restaurant: Restaurant, customer_id: str, inbound: Inbound, *,
+                   message_id: str | None = None, channel: Any = None) -> list[Outgoing]:
+        """Handle one customer message; return the replies, after they are committed.
+
+        ``message_id`` names the inbox row this message came from (marked
+        processed in the same commit); ``channel`` is passed to the outbox writer.
+        """
+        update = Update(SessionKey(restaurant.id, customer_id), restaurant, inbound, self.clock(),
+                        message_id=message_id, channel=channel)
         await self._chain(self.middlewares)(update)
         assert update.effects is not None
         return update.effects.replies

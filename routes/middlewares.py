@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from fsm.config import Restaurant
 from fsm.session import Session
 from routes.context import Effects
-from routes.messages import Inbound
-from storage.base import Changes, DraftRecord, QuarantineRecord, SessionKey
+from routes.messages import Inbound, Outgoing
+from storage.base import Changes, DraftRecord, OutboxMessage, QuarantineRecord, SessionKey
 from storage.sessions import SessionRepository
 
 logger = logging.getLogger(__name__)
@@ -39,6 +40,16 @@ class Update:
     quarantine: QuarantineRecord | None = None
     effects: Effects | None = None
     failed: bool = False
+    # Set when the message came through the durable inbox (WhatsApp): its id is
+    # marked processed, and the replies are queued, in the session's commit.
+    message_id: str | None = None
+    channel: Any = None
+
+
+class OutboxWriter(Protocol):
+    """Turns the replies to one update into outbox rows (a channel's concern)."""
+
+    def __call__(self, update: Update, replies: Sequence[Outgoing]) -> list[OutboxMessage]: ...
 
 
 NextStep = Callable[[Update], Awaitable[None]]
@@ -79,10 +90,16 @@ class CustomerLocks:
 
 
 class SessionLifecycle:
-    """Load the session before the handler; commit everything after it, once."""
+    """Load the session before the handler; commit everything after it, once.
 
-    def __init__(self, repository: SessionRepository) -> None:
+    The snapshot, orders, drafts, quarantine, the inbox mark and the outbox
+    rows of one message go into one :class:`Changes`: one transaction.
+    """
+
+    def __init__(self, repository: SessionRepository,
+                 outbox: OutboxWriter | None = None) -> None:
         self.repository = repository
+        self.outbox = outbox
 
     async def __call__(self, call_next: NextStep, update: Update) -> None:
         session, quarantine = await self.repository.load(update.key, update.now)
@@ -91,14 +108,22 @@ class SessionLifecycle:
             update.quarantine = quarantine
             update.notes.append(QUARANTINE_NOTICE)
         await call_next(update)
-        if update.failed or update.effects is None:
+        assert update.effects is not None
+        changes = Changes(key=update.key, updated_at=update.now,
+                          inbox_processed=update.message_id)
+        if self.outbox is not None:
+            changes.outbox = self.outbox(update, update.effects.replies)
+        if update.failed:
+            # Keep the stored snapshot; still answer and mark the message handled,
+            # so a message that breaks a handler is not retried for ever.
             self.repository.forget(update.key)
+            if update.message_id is not None:
+                await self.repository.store.commit(changes)
             return
         session.last_activity = update.now
-        changes = Changes(key=update.key, updated_at=update.now,
-                          orders=list(update.effects.orders),
-                          drafts=list(update.effects.drafts),
-                          quarantine=update.quarantine)
+        changes.orders = list(update.effects.orders)
+        changes.drafts = list(update.effects.drafts)
+        changes.quarantine = update.quarantine
         await self.repository.save(session, changes)
 
 

@@ -3,6 +3,7 @@
 Hierarchy::
 
     StorageError
+    ├── AlreadyProcessed          a commit for an inbox message that was already processed
     ├── CorruptSnapshot           bytes that are not a snapshot this build can read
     ├── DuplicateOrderReference   a commit reuses an order reference of its restaurant
     ├── SnapshotTooLarge          a snapshot over the size limit (refused on write and read)
@@ -12,6 +13,14 @@ Hierarchy::
 
 class StorageError(Exception):
     """Root of every error raised by :mod:`storage`."""
+
+
+class AlreadyProcessed(StorageError):
+    """The commit's inbox message was processed before; nothing was committed.
+
+    The exactly-once guard (G4): a message handled twice, e.g. by recovery
+    racing a late worker, has its second outcome refused as a whole.
+    """
 
 
 class CorruptSnapshot(StorageError):

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
 from storage.base import (
     Changes,
     DraftRecord,
+    InboxRecord,
     OrderRecord,
+    OutboxRecord,
     QuarantineRecord,
     SessionKey,
     SessionRow,
     SessionStore,
 )
 from storage.codec import check_snapshot_size
-from storage.errors import DuplicateOrderReference, StoreClosed
+from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,19 @@ class _StoredDraft:
     cart_json: str
 
 
+@dataclass(frozen=True, slots=True)
+class _InboxEntry:
+    record: InboxRecord
+    processed_at: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredStatus:
+    status: str
+    rank: int
+    updated_at: float
+
+
 class MemoryStore(SessionStore):
     """Keeps everything in dicts; same semantics as :class:`storage.sqlite.SQLiteStore`."""
 
@@ -41,6 +57,11 @@ class MemoryStore(SessionStore):
         self._references: set[tuple[str, str]] = set()
         self._drafts: list[_StoredDraft] = []
         self._quarantine: list[QuarantineRecord] = []
+        self._inbox: dict[str, _InboxEntry] = {}  # in acceptance order
+        self._identities: dict[str, str] = {}
+        self._outbox: dict[int, OutboxRecord] = {}  # in id order
+        self._last_outbox_id = 0
+        self._statuses: dict[str, _StoredStatus] = {}
 
     async def open(self) -> None:
         self._is_open = True
@@ -60,6 +81,7 @@ class MemoryStore(SessionStore):
         if changes.snapshot is not None:
             check_snapshot_size(changes.snapshot)
         _check_quarantine_key(changes)
+        inbox_entry = self._unprocessed_entry(changes.inbox_processed)
         new_references = [(order.restaurant_id, order.reference) for order in changes.orders]
         clashes = sorted(
             {ref for ref in new_references if ref in self._references}
@@ -85,6 +107,16 @@ class MemoryStore(SessionStore):
         self._orders.extend(orders)
         self._references.update(new_references)
         self._drafts.extend(drafts)
+        if inbox_entry is not None:
+            self._inbox[inbox_entry.record.message_id] = replace(
+                inbox_entry, processed_at=changes.updated_at)
+        for message in changes.outbox:
+            self._last_outbox_id += 1
+            self._outbox[self._last_outbox_id] = OutboxRecord(
+                id=self._last_outbox_id, key=message.key,
+                phone_number_id=message.phone_number_id, body=message.body, kind=message.kind,
+                state="pending", attempts=0, not_before=changes.updated_at, wamid=None,
+                error=None, created_at=changes.updated_at)
 
     async def delete_session(self, key: SessionKey) -> bool:
         self._check_open()
@@ -122,6 +154,104 @@ class MemoryStore(SessionStore):
         self._check_open()
         records = [record for record in self._quarantine if key is None or record.key == key]
         return sorted(records, key=lambda record: record.created_at)
+
+    async def accept_inbound(self, records: Sequence[InboxRecord],
+                             identities: Sequence[tuple[str, str]] = ()) -> list[str]:
+        self._check_open()
+        new: list[str] = []
+        for record in records:
+            if record.message_id not in self._inbox:
+                self._inbox[record.message_id] = _InboxEntry(record, None)
+                new.append(record.message_id)
+        self._identities.update(identities)
+        return new
+
+    async def pending_inbound(self, limit: int = 1000) -> list[InboxRecord]:
+        self._check_open()
+        pending = [entry.record for entry in self._inbox.values() if entry.processed_at is None]
+        return pending[:max(limit, 0)]
+
+    async def inbox_state(self, message_id: str) -> str | None:
+        self._check_open()
+        entry = self._inbox.get(message_id)
+        if entry is None:
+            return None
+        return "pending" if entry.processed_at is None else "processed"
+
+    async def prune_inbox(self, processed_before: float) -> int:
+        self._check_open()
+        old = [message_id for message_id, entry in self._inbox.items()
+               if entry.processed_at is not None and entry.processed_at < processed_before]
+        for message_id in old:
+            del self._inbox[message_id]
+        return len(old)
+
+    async def resolve_customer(self, user_id: str) -> str | None:
+        self._check_open()
+        return self._identities.get(user_id)
+
+    async def pending_outbound(self, now: float, limit: int = 1000) -> list[OutboxRecord]:
+        self._check_open()
+        waiting: set[SessionKey] = set()
+        due: list[OutboxRecord] = []
+        for row in self._outbox.values():
+            if row.state != "pending" or row.key in waiting:
+                continue
+            if row.not_before > now:
+                waiting.add(row.key)
+            else:
+                due.append(row)
+        return due[:max(limit, 0)]
+
+    async def outbox_sent(self, outbox_id: int, wamid: str | None, at: float) -> None:
+        self._check_open()
+        self._update_pending(outbox_id, state="sent", wamid=wamid)
+
+    async def outbox_retry(self, outbox_id: int, not_before: float, error: str) -> None:
+        self._check_open()
+        row = self._outbox.get(outbox_id)
+        if row is not None:
+            self._update_pending(outbox_id, attempts=row.attempts + 1, not_before=not_before,
+                                 error=error)
+
+    async def outbox_failed(self, outbox_id: int, error: str, at: float) -> None:
+        self._check_open()
+        row = self._outbox.get(outbox_id)
+        if row is not None:
+            self._update_pending(outbox_id, state="failed", attempts=row.attempts + 1,
+                                 error=error)
+
+    async def list_outbox(self, key: SessionKey | None = None) -> list[OutboxRecord]:
+        self._check_open()
+        return [row for row in self._outbox.values() if key is None or row.key == key]
+
+    async def record_status(self, wamid: str, status: str, rank: int, at: float) -> bool:
+        self._check_open()
+        stored = self._statuses.get(wamid)
+        if stored is not None and rank <= stored.rank:
+            return False
+        self._statuses[wamid] = _StoredStatus(status, rank, at)
+        return True
+
+    async def message_status(self, wamid: str) -> str | None:
+        self._check_open()
+        stored = self._statuses.get(wamid)
+        return None if stored is None else stored.status
+
+    def _unprocessed_entry(self, message_id: str | None) -> _InboxEntry | None:
+        if message_id is None:
+            return None
+        entry = self._inbox.get(message_id)
+        if entry is None:
+            raise StorageError(f"inbox message {message_id!r} was never accepted")
+        if entry.processed_at is not None:
+            raise AlreadyProcessed(f"inbox message {message_id!r} is already processed")
+        return entry
+
+    def _update_pending(self, outbox_id: int, **fields: Any) -> None:
+        row = self._outbox.get(outbox_id)
+        if row is not None and row.state == "pending":
+            self._outbox[outbox_id] = replace(row, **fields)
 
     def _check_open(self) -> None:
         if not self._is_open:

@@ -1,132 +1,88 @@
 """A :class:`SessionStore` in one SQLite file (aiosqlite, WAL) with group commit.
 
-Every :meth:`SQLiteStore.commit` becomes a *unit*: an ordered list of
-``(statement, parameters)`` operations.  One writer task takes whatever units
-are queued and applies them in a single transaction, one ``executemany`` per
-statement kind in :data:`_STATEMENT_ORDER`, so a batch costs the same number
-of thread hops and one fsync however many units it holds.  Units queued while
-a batch commits form the next batch; nothing waits on a timer.  A new kind of
-row joins the same transaction by adding its statement to that order and its
-operations to :func:`_operations`.
+Every write that must be durable on return — a :meth:`SQLiteStore.commit`,
+accepting inbound messages, outbox progress, delivery statuses — becomes a
+unit of operations for the one :class:`~storage.sqlite_writer.GroupCommitWriter`,
+which applies the units of many concurrent callers in one transaction (one
+fsync).  The file format and the statements live in :mod:`storage.sqlite_schema`.
+Reads use a second, read-only connection and never wait for the writer.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import logging
 import sqlite3
-from collections import deque
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final, TypeAlias
+from typing import Any
 
 import aiosqlite
 
 from storage.base import (
     Changes,
     DraftRecord,
+    InboxRecord,
     OrderRecord,
+    OutboxRecord,
     QuarantineRecord,
     SessionKey,
     SessionRow,
     SessionStore,
 )
-from storage.codec import check_snapshot_size
-from storage.errors import DuplicateOrderReference, StorageError, StoreClosed
-
-logger = logging.getLogger(__name__)
-
-_Params: TypeAlias = tuple[Any, ...]
-_Operation: TypeAlias = tuple[str, _Params]
-
-# MIGRATIONS[n] upgrades a file at ``PRAGMA user_version`` n to n + 1.
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
-    (
-        """CREATE TABLE sessions (
-            restaurant_id TEXT NOT NULL, customer_id TEXT NOT NULL,
-            snapshot BLOB NOT NULL, updated_at REAL NOT NULL,
-            PRIMARY KEY (restaurant_id, customer_id)) WITHOUT ROWID""",
-        """CREATE TABLE orders (
-            id INTEGER PRIMARY KEY, reference TEXT NOT NULL,
-            restaurant_id TEXT NOT NULL, customer_id TEXT NOT NULL, status TEXT NOT NULL,
-            order_type TEXT NOT NULL, branch_id TEXT, address TEXT,
-            payment_method TEXT NOT NULL, currency TEXT NOT NULL,
-            total_minor INTEGER NOT NULL, delivery_fee_minor INTEGER NOT NULL,
-            lines TEXT NOT NULL, created_at REAL NOT NULL,
-            UNIQUE (restaurant_id, reference))""",
-        "CREATE INDEX orders_by_customer ON orders (restaurant_id, customer_id)",
-        """CREATE TABLE drafts (
-            id INTEGER PRIMARY KEY, restaurant_id TEXT NOT NULL, customer_id TEXT NOT NULL,
-            reason TEXT NOT NULL, cart TEXT NOT NULL, created_at REAL NOT NULL)""",
-        "CREATE INDEX drafts_by_customer ON drafts (restaurant_id, customer_id)",
-        """CREATE TABLE quarantine (
-            id INTEGER PRIMARY KEY, restaurant_id TEXT NOT NULL, customer_id TEXT NOT NULL,
-            snapshot BLOB NOT NULL, reason TEXT NOT NULL, created_at REAL NOT NULL)""",
-        "CREATE INDEX quarantine_by_customer ON quarantine (restaurant_id, customer_id)",
-    ),
+from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
+from storage.sqlite_schema import (
+    DELETE_SESSION,
+    INBOX_COLUMNS,
+    LOOKUP_INBOX,
+    LOOKUP_STATUS,
+    MIGRATIONS,
+    ORDER_COLUMNS,
+    OUTBOX_COLUMNS,
+    OUTBOX_FAILED,
+    OUTBOX_RETRY,
+    OUTBOX_SENT,
+    PENDING_OUTBOUND,
+    STATEMENT_ORDER,
+    UPSERT_STATUS,
+    Params,
+    accept_operations,
+    commit_operations,
+    inbox_from_row,
+    key_params,
+    order_from_row,
+    outbox_from_row,
 )
+from storage.sqlite_writer import CommitStats, Found, GroupCommitWriter, Unit, no_result
 
-# ?1/?2 are the conversation; the stored snapshot is moved aside, or the
-# caller's copy when none is stored, so the record is never silently dropped.
-_QUARANTINE_SESSION: Final = """
-INSERT INTO quarantine (restaurant_id, customer_id, snapshot, reason, created_at)
-SELECT ?1, ?2, coalesce((SELECT snapshot FROM sessions
-                         WHERE restaurant_id = ?1 AND customer_id = ?2), ?3), ?4, ?5
-"""
-_DELETE_SESSION: Final = "DELETE FROM sessions WHERE restaurant_id = ? AND customer_id = ?"
-_UPSERT_SESSION: Final = """
-INSERT INTO sessions (restaurant_id, customer_id, snapshot, updated_at) VALUES (?, ?, ?, ?)
-ON CONFLICT (restaurant_id, customer_id)
-DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at
-"""
-_INSERT_ORDER: Final = """
-INSERT INTO orders (reference, restaurant_id, customer_id, status, order_type, branch_id,
-                    address, payment_method, currency, total_minor, delivery_fee_minor,
-                    lines, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-_INSERT_DRAFT: Final = """
-INSERT INTO drafts (restaurant_id, customer_id, reason, cart, created_at) VALUES (?, ?, ?, ?, ?)
-"""
-# A unit's operations run in this order whether it is batched or alone.
-_STATEMENT_ORDER: Final = (
-    _QUARANTINE_SESSION, _DELETE_SESSION, _UPSERT_SESSION, _INSERT_ORDER, _INSERT_DRAFT,
-)
-_ORDER_COLUMNS: Final = """reference, restaurant_id, customer_id, status, order_type,
-    branch_id, address, payment_method, currency, total_minor, delivery_fee_minor, lines,
-    created_at"""
-
-
-@dataclass(slots=True)
-class _Unit:
-    changes: Changes
-    operations: list[_Operation]
-    done: asyncio.Future[None]
+__all__ = ["MIGRATIONS", "SQLiteStore"]
 
 
 class SQLiteStore(SessionStore):
     """Conversations in the SQLite file at ``path``; see the module docstring.
 
     ``commit_batches`` counts the physical transactions the writer committed
-    and ``committed_units`` the commits they carried, for benchmarks.
+    and ``committed_units`` the units (commits and other durable writes)
+    they carried, for benchmarks.
     """
 
     def __init__(self, path: str | Path, *, max_batch: int = 512) -> None:
         if max_batch < 1:
             raise ValueError(f"max_batch must be at least 1, not {max_batch}")
         self.path = Path(path)
-        self.commit_batches = 0
-        self.committed_units = 0
+        self._stats = CommitStats()
         self._max_batch = max_batch
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
-        self._pending: deque[_Unit] = deque()
-        self._wakeup = asyncio.Event()
-        self._write_lock = asyncio.Lock()
+        self._group: GroupCommitWriter | None = None
         self._closing = False
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._writer_task: asyncio.Task[None] | None = None
+
+    @property
+    def commit_batches(self) -> int:
+        return self._stats.batches
+
+    @property
+    def committed_units(self) -> int:
+        return self._stats.units
 
     async def open(self) -> None:
         if self._writer is not None:
@@ -144,21 +100,21 @@ class SQLiteStore(SessionStore):
             await writer.close()
             raise
         self._writer, self._reader = writer, reader
-        self._writer_task = asyncio.create_task(self._write_forever(), name="sqlite-writer")
-        self._tasks.add(self._writer_task)
-        self._writer_task.add_done_callback(self._tasks.discard)
+        self._group = GroupCommitWriter(writer, STATEMENT_ORDER, self._stats,
+                                        max_batch=self._max_batch)
+        self._group.start()
 
     async def close(self) -> None:
-        if self._writer is None or self._closing:
+        group = self._group
+        if self._writer is None or group is None or self._closing:
             return
         self._closing = True
-        self._wakeup.set()
         try:
-            if self._writer_task is not None:
-                await self._writer_task
-            async with self._write_lock:
+            await group.stop()
+            async with group.lock:
                 writer, reader = self._writer, self._reader
                 self._writer = self._reader = None
+                self._group = None
                 try:
                     if reader is not None:
                         await reader.close()
@@ -172,30 +128,92 @@ class SQLiteStore(SessionStore):
 
         A caller cancelled while waiting does not withdraw its changes.
         """
-        self._check_open()
-        operations = _operations(changes)
+        group = self._open_writer()
+        operations = commit_operations(changes)
         if not operations:
             return
-        done = asyncio.get_running_loop().create_future()
-        self._pending.append(_Unit(changes, operations, done))
-        self._wakeup.set()
-        await done
+        label = f"commit for {changes.key}"
+        message_id = changes.inbox_processed
+        claims = frozenset({("session", changes.key)})
+        if message_id is None:
+            unit = Unit(label, operations, no_result, claims)
+        else:
+            unit = Unit(label, operations, lambda found: _mark_processed(found, message_id),
+                        claims, lookups=((LOOKUP_INBOX, message_id),))
+        unit.explain = lambda exc: _commit_error(changes, label, exc)
+        await group.submit(unit)
+
+    async def accept_inbound(self, records: Sequence[InboxRecord],
+                             identities: Sequence[tuple[str, str]] = ()) -> list[str]:
+        group = self._open_writer()
+        first_of_each: dict[str, InboxRecord] = {}
+        for record in records:
+            first_of_each.setdefault(record.message_id, record)
+        message_ids = tuple(first_of_each)
+        if not message_ids and not identities:
+            return []
+
+        def not_stored_before(found: Found) -> list[str]:
+            stored = found.setdefault(LOOKUP_INBOX, {})
+            new = [message_id for message_id in message_ids if message_id not in stored]
+            stored.update(dict.fromkeys(new, False))  # pending, for the rest of the batch
+            return new
+
+        # No claim: concurrent webhooks share a batch even when Meta re-delivers
+        # one message in several of them; the first in the queue gets it as new.
+        return await group.submit(Unit(
+            f"accepting {len(message_ids)} inbound messages",
+            accept_operations(list(first_of_each.values()), identities),
+            not_stored_before,
+            lookups=tuple((LOOKUP_INBOX, message_id) for message_id in message_ids),
+        ))
+
+    async def outbox_sent(self, outbox_id: int, wamid: str | None, at: float) -> None:
+        await self._open_writer().submit(Unit(
+            f"marking outbox {outbox_id} sent", [(OUTBOX_SENT, (outbox_id, wamid, at))],
+            no_result, frozenset({("outbox", outbox_id)})))
+
+    async def outbox_retry(self, outbox_id: int, not_before: float, error: str) -> None:
+        await self._open_writer().submit(Unit(
+            f"delaying outbox {outbox_id}", [(OUTBOX_RETRY, (outbox_id, not_before, error))],
+            no_result, frozenset({("outbox", outbox_id)})))
+
+    async def outbox_failed(self, outbox_id: int, error: str, at: float) -> None:
+        await self._open_writer().submit(Unit(
+            f"marking outbox {outbox_id} failed", [(OUTBOX_FAILED, (outbox_id, error, at))],
+            no_result, frozenset({("outbox", outbox_id)})))
+
+    async def record_status(self, wamid: str, status: str, rank: int, at: float) -> bool:
+        def moves_forward(found: Found) -> bool:
+            ranks = found.setdefault(LOOKUP_STATUS, {})
+            if wamid in ranks and rank <= int(ranks[wamid]):
+                return False
+            ranks[wamid] = rank
+            return True
+
+        return await self._open_writer().submit(Unit(
+            f"recording status {status} of {wamid}", [(UPSERT_STATUS, (wamid, status, rank, at))],
+            moves_forward, lookups=((LOOKUP_STATUS, wamid),)))
 
     async def delete_session(self, key: SessionKey) -> bool:
         """Forget ``key``; ordered after every commit that has already returned."""
-        self._check_open()
-        async with self._write_lock:
-            writer = self._require(self._writer)
-            try:
-                cursor = await writer.execute(_DELETE_SESSION, _key_params(key))
-            except sqlite3.Error as exc:
-                raise StorageError(f"deleting {key} failed: {exc}") from exc
-            return cursor.rowcount > 0
+        deleted = await self._open_writer().execute(f"deleting {key}", DELETE_SESSION,
+                                                    key_params(key))
+        return deleted > 0
+
+    async def prune_inbox(self, processed_before: float) -> int:
+        # No index on processed_at: it would tax every message to speed up a
+        # periodic clean-up.
+        return await self._open_writer().execute(
+            "pruning the inbox",
+            "DELETE FROM inbox WHERE processed_at IS NOT NULL AND processed_at < ?",
+            (processed_before,),
+        )
 
     async def load_snapshot(self, key: SessionKey) -> bytes | None:
         rows = await self._read(
             "SELECT snapshot FROM sessions WHERE restaurant_id = ? AND customer_id = ?",
-            _key_params(key),
+            key_params(key),
         )
         return bytes(rows[0][0]) if rows else None
 
@@ -213,15 +231,15 @@ class SQLiteStore(SessionStore):
     async def list_orders(self, key: SessionKey | None = None) -> list[OrderRecord]:
         if key is None:
             rows = await self._read(
-                f"SELECT {_ORDER_COLUMNS} FROM orders ORDER BY created_at, id", ()
+                f"SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at, id", ()
             )
         else:
             rows = await self._read(
-                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE restaurant_id = ?"
+                f"SELECT {ORDER_COLUMNS} FROM orders WHERE restaurant_id = ?"
                 " AND customer_id = ? ORDER BY created_at, id",
-                _key_params(key),
+                key_params(key),
             )
-        return [_order_from_row(row) for row in rows]
+        return [order_from_row(row) for row in rows]
 
     async def reference_exists(self, restaurant_id: str, reference: str) -> bool:
         rows = await self._read(
@@ -234,7 +252,7 @@ class SQLiteStore(SessionStore):
         rows = await self._read(
             "SELECT reason, cart, created_at FROM drafts WHERE restaurant_id = ?"
             " AND customer_id = ? ORDER BY created_at, id",
-            _key_params(key),
+            key_params(key),
         )
         return [DraftRecord(key, row[0], json.loads(row[1]), row[2]) for row in rows]
 
@@ -243,111 +261,62 @@ class SQLiteStore(SessionStore):
             "SELECT restaurant_id, customer_id, snapshot, reason, created_at FROM quarantine"
             " WHERE ?1 IS NULL OR (restaurant_id = ?1 AND customer_id = ?2)"
             " ORDER BY created_at, id",
-            (None, None) if key is None else _key_params(key),
+            (None, None) if key is None else key_params(key),
         )
         return [QuarantineRecord(SessionKey(row[0], row[1]), bytes(row[2]), row[3], row[4])
                 for row in rows]
 
-    async def _read(self, sql: str, params: _Params) -> list[Any]:
-        reader = self._require(self._reader)
+    async def pending_inbound(self, limit: int = 1000) -> list[InboxRecord]:
+        rows = await self._read(
+            f"SELECT {INBOX_COLUMNS} FROM inbox WHERE processed_at IS NULL"
+            " ORDER BY rowid LIMIT ?",
+            (max(limit, 0),),
+        )
+        return [inbox_from_row(row) for row in rows]
+
+    async def inbox_state(self, message_id: str) -> str | None:
+        rows = await self._read("SELECT processed_at IS NOT NULL FROM inbox WHERE message_id = ?",
+                                (message_id,))
+        if not rows:
+            return None
+        return "processed" if rows[0][0] else "pending"
+
+    async def resolve_customer(self, user_id: str) -> str | None:
+        rows = await self._read("SELECT wa_id FROM identities WHERE user_id = ?", (user_id,))
+        return str(rows[0][0]) if rows else None
+
+    async def pending_outbound(self, now: float, limit: int = 1000) -> list[OutboxRecord]:
+        rows = await self._read(PENDING_OUTBOUND, (now, max(limit, 0)))
+        return [outbox_from_row(row) for row in rows]
+
+    async def list_outbox(self, key: SessionKey | None = None) -> list[OutboxRecord]:
+        if key is None:
+            rows = await self._read(f"SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id", ())
+        else:
+            rows = await self._read(
+                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE restaurant_id = ?"
+                " AND customer_id = ? ORDER BY id",
+                key_params(key),
+            )
+        return [outbox_from_row(row) for row in rows]
+
+    async def message_status(self, wamid: str) -> str | None:
+        rows = await self._read("SELECT status FROM message_status WHERE wamid = ?", (wamid,))
+        return str(rows[0][0]) if rows else None
+
+    async def _read(self, sql: str, params: Params) -> list[Any]:
+        reader = self._reader
+        if reader is None:
+            raise StoreClosed(f"{self.path} is not open")
         try:
             return list(await reader.execute_fetchall(sql, params))
         except sqlite3.Error as exc:
             raise StorageError(f"reading {self.path} failed: {exc}") from exc
 
-    async def _write_forever(self) -> None:
-        try:
-            while True:
-                if not self._pending:
-                    if self._closing:
-                        return
-                    self._wakeup.clear()
-                    await self._wakeup.wait()
-                    continue
-                batch = self._take_batch()
-                try:
-                    await self._write_batch(batch)
-                except Exception as exc:
-                    # The writer must outlive any one batch: fail its callers, go on.
-                    logger.exception("group commit of %d units failed", len(batch))
-                    for unit in batch:
-                        _fail(unit, StorageError(f"commit failed: {exc!r}"), exc)
-                except BaseException:
-                    for unit in batch:
-                        _fail(unit, StorageError("writer cancelled; outcome unknown"), None)
-                    raise
-        finally:
-            while self._pending:
-                _fail(self._pending.popleft(), StoreClosed("the store stopped writing"), None)
-
-    def _take_batch(self) -> list[_Unit]:
-        # One unit per conversation per batch: statements run grouped by kind,
-        # so two units of one key could otherwise interleave out of order.
-        batch: list[_Unit] = []
-        keys: set[SessionKey] = set()
-        deferred: deque[_Unit] = deque()
-        while self._pending and len(batch) < self._max_batch:
-            unit = self._pending.popleft()
-            if unit.changes.key in keys:
-                deferred.append(unit)
-            else:
-                keys.add(unit.changes.key)
-                batch.append(unit)
-        deferred.extend(self._pending)
-        self._pending = deferred
-        return batch
-
-    async def _write_batch(self, batch: list[_Unit]) -> None:
-        async with self._write_lock:
-            writer = self._require(self._writer)
-            try:
-                await self._transaction(writer, [op for unit in batch for op in unit.operations])
-            except sqlite3.Error as exc:
-                # Redo each unit alone so only the faulty one fails (a lone unit
-                # gets a second try, which also rides out a transient error).
-                logger.warning("group commit of %d units failed (%s); retrying one by one",
-                               len(batch), exc)
-                for unit in batch:
-                    try:
-                        await self._transaction(writer, unit.operations)
-                    except sqlite3.Error as unit_exc:
-                        _fail(unit, _unit_error(unit, unit_exc), unit_exc)
-                    else:
-                        self._succeed([unit])
-            else:
-                self._succeed(batch)
-
-    def _succeed(self, units: list[_Unit]) -> None:
-        self.committed_units += len(units)
-        for unit in units:
-            if not unit.done.done():
-                unit.done.set_result(None)
-
-    async def _transaction(self, writer: aiosqlite.Connection,
-                           operations: list[_Operation]) -> None:
-        by_statement: dict[str, list[_Params]] = {}
-        for statement, params in operations:
-            by_statement.setdefault(statement, []).append(params)
-        await writer.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _STATEMENT_ORDER:
-                if statement in by_statement:
-                    await writer.executemany(statement, by_statement[statement])
-            await writer.execute("COMMIT")
-        except BaseException:
-            if writer.in_transaction:
-                await writer.execute("ROLLBACK")
-            raise
-        self.commit_batches += 1
-
-    def _check_open(self) -> None:
-        if self._writer is None or self._closing:
+    def _open_writer(self) -> GroupCommitWriter:
+        if self._group is None or self._closing:
             raise StoreClosed(f"{self.path} is not open")
-
-    def _require(self, connection: aiosqlite.Connection | None) -> aiosqlite.Connection:
-        if connection is None:
-            raise StoreClosed(f"{self.path} is not open")
-        return connection
+        return self._group
 
 
 async def _connect(path: Path) -> aiosqlite.Connection:
@@ -383,62 +352,22 @@ async def _migrate(writer: aiosqlite.Connection) -> None:
         raise
 
 
-def _operations(changes: Changes) -> list[_Operation]:
-    key = _key_params(changes.key)
-    operations: list[_Operation] = []
-    if changes.quarantine is not None:
-        quarantine = changes.quarantine
-        if quarantine.key != changes.key:
-            raise ValueError(f"quarantine of {quarantine.key} in a commit for {changes.key}")
-        operations.append((_QUARANTINE_SESSION, (*key, quarantine.snapshot, quarantine.reason,
-                                                 quarantine.created_at)))
-        operations.append((_DELETE_SESSION, key))
-    if changes.snapshot is not None:
-        check_snapshot_size(changes.snapshot)
-        operations.append((_UPSERT_SESSION, (*key, changes.snapshot, changes.updated_at)))
-    operations.extend(
-        (_INSERT_ORDER, (order.reference, order.restaurant_id, order.customer_id, order.status,
-                         order.order_type, order.branch_id, order.address,
-                         order.payment_method, order.currency, order.total_minor,
-                         order.delivery_fee_minor, _to_json(list(order.lines)),
-                         order.created_at))
-        for order in changes.orders
-    )
-    operations.extend(
-        (_INSERT_DRAFT, (*_key_params(draft.key), draft.reason, _to_json(draft.cart),
-                         draft.created_at))
-        for draft in changes.drafts
-    )
-    return operations
+def _mark_processed(found: Found, message_id: str) -> None:
+    inbox = found.setdefault(LOOKUP_INBOX, {})
+    processed = inbox.get(message_id)
+    if processed is None:
+        raise StorageError(f"inbox message {message_id!r} was never accepted")
+    if processed:
+        raise AlreadyProcessed(f"inbox message {message_id!r} is already processed")
+    inbox[message_id] = True
 
 
-def _order_from_row(row: Any) -> OrderRecord:
-    return OrderRecord(
-        reference=row[0], restaurant_id=row[1], customer_id=row[2], status=row[3],
-        order_type=row[4], branch_id=row[5], address=row[6], payment_method=row[7],
-        currency=row[8], total_minor=row[9], delivery_fee_minor=row[10],
-        lines=tuple(json.loads(row[11])), created_at=row[12],
-    )
-
-
-def _unit_error(unit: _Unit, exc: sqlite3.Error) -> StorageError:
+def _commit_error(changes: Changes, label: str, exc: sqlite3.Error) -> StorageError:
     if isinstance(exc, sqlite3.IntegrityError) and "orders.reference" in str(exc):
-        references = ", ".join(repr(order.reference) for order in unit.changes.orders)
+        references = ", ".join(repr(order.reference) for order in changes.orders)
         return DuplicateOrderReference(
             f"order reference already used in its restaurant: {references}"
         )
-    return StorageError(f"commit for {unit.changes.key} failed: {exc}")
-
-
-def _fail(unit: _Unit, error: StorageError, cause: BaseException | None) -> None:
-    error.__cause__ = cause
-    if not unit.done.done():
-        unit.done.set_exception(error)
-
-
-def _key_params(key: SessionKey) -> tuple[str, str]:
-    return (key.restaurant_id, key.customer_id)
-
-
-def _to_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+    if "inbox message already processed" in str(exc):  # the schema's trigger
+        return AlreadyProcessed(f"{label} failed: {exc}")
+    return StorageError(f"{label} failed: {exc}")

@@ -11,9 +11,14 @@ from pathlib import Path
 import aiosqlite
 import pytest
 
-from storage.base import Changes, OrderRecord, SessionKey
+from storage.base import Changes, InboxRecord, OrderRecord, OutboxMessage, SessionKey
 from storage.codec import MAX_SNAPSHOT_BYTES, decode_snapshot, encode_snapshot
-from storage.errors import DuplicateOrderReference, SnapshotTooLarge, StorageError
+from storage.errors import (
+    AlreadyProcessed,
+    DuplicateOrderReference,
+    SnapshotTooLarge,
+    StorageError,
+)
 from storage.sqlite import MIGRATIONS, SQLiteStore
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -43,6 +48,17 @@ def change(i: int, reference: str | None = None) -> Changes:
     return Changes(key(i), float(i), encode_snapshot({"v": 1, "seq": i}), orders=orders)
 
 
+def inbound(i: int, message_id: str | None = None) -> InboxRecord:
+    return InboxRecord(message_id or f"wamid.{i}", key(i), "109876543210001", f"c{i}", None,
+                       1_763_900_000, 1_763_900_001.0, b"hello %d" % i)
+
+
+def processed(i: int, message_id: str | None = None) -> Changes:
+    answer = OutboxMessage(key(i), "109876543210001", '{"text": {"body": "hi"}}')
+    return Changes(key(i), float(i), encode_snapshot({"v": 1, "seq": i}),
+                   inbox_processed=message_id or f"wamid.{i}", outbox=[answer])
+
+
 def pragma(path: Path, name: str) -> object:
     with closing(sqlite3.connect(path)) as connection:
         return connection.execute(f"PRAGMA {name}").fetchone()[0]
@@ -51,12 +67,13 @@ def pragma(path: Path, name: str) -> object:
 async def test_open_creates_the_schema_at_the_latest_version_in_wal_mode(
     store: SQLiteStore,
 ) -> None:
-    assert pragma(store.path, "user_version") == len(MIGRATIONS) == 1
+    assert pragma(store.path, "user_version") == len(MIGRATIONS) == 2
     assert pragma(store.path, "journal_mode") == "wal"
     with closing(sqlite3.connect(store.path)) as connection:
         tables = {row[0] for row in connection.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert tables == {"sessions", "orders", "drafts", "quarantine"}
+    assert tables == {"sessions", "orders", "drafts", "quarantine",
+                      "inbox", "outbox", "identities", "message_status"}
 
 
 async def test_reopening_keeps_the_schema_and_data(store: SQLiteStore) -> None:
@@ -64,7 +81,29 @@ async def test_reopening_keeps_the_schema_and_data(store: SQLiteStore) -> None:
     await store.close()
     async with SQLiteStore(store.path) as reopened:
         assert await reopened.load_snapshot(key(1)) == change(1).snapshot
-    assert pragma(store.path, "user_version") == 1
+    assert pragma(store.path, "user_version") == len(MIGRATIONS)
+
+
+async def test_a_version_1_file_is_upgraded_in_place_keeping_its_sessions(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "v1.db"
+    v1_snapshot = encode_snapshot({"v": 1, "state": "checkout"})
+    with closing(sqlite3.connect(path)) as connection:
+        for statement in MIGRATIONS[0]:
+            connection.execute(statement)
+        connection.execute("INSERT INTO sessions VALUES ('luigis', 'c1', ?, 5.0)", (v1_snapshot,))
+        connection.execute("PRAGMA user_version = 1")
+        connection.commit()
+
+    async with SQLiteStore(path) as store:
+        assert await store.load_snapshot(key(1)) == v1_snapshot
+        assert await store.accept_inbound([inbound(1)]) == ["wamid.1"]
+        await store.commit(processed(1))
+        assert await store.inbox_state("wamid.1") == "processed"
+        assert len(await store.list_outbox(key(1))) == 1
+    assert pragma(path, "user_version") == 2
+    assert pragma(path, "integrity_check") == "ok"
 
 
 async def test_a_file_from_a_newer_build_is_refused(tmp_path: Path) -> None:
@@ -81,6 +120,85 @@ async def test_concurrent_commits_share_physical_commits(store: SQLiteStore) -> 
     # All 500 are queued before the writer wakes: one or two transactions.
     assert store.commit_batches <= 5
     assert len(await store.list_orders()) == 500
+
+
+async def test_concurrent_webhooks_share_physical_commits(store: SQLiteStore) -> None:
+    results = await asyncio.gather(
+        *(store.accept_inbound([inbound(i), inbound(i + 1000)], [(f"US.{i}", f"c{i}")])
+          for i in range(300))
+    )
+    assert results == [[f"wamid.{i}", f"wamid.{i + 1000}"] for i in range(300)]
+    assert store.commit_batches <= 5
+    assert len(await store.pending_inbound(limit=10_000)) == 600
+    assert await store.resolve_customer("US.299") == "c299"
+
+
+async def test_one_id_in_many_concurrent_webhooks_is_new_once_and_still_batched(
+    store: SQLiteStore,
+) -> None:
+    results = await asyncio.gather(
+        *(store.accept_inbound([inbound(i), inbound(0, "wamid.dup")]) for i in range(1, 101))
+    )
+    assert [result.count("wamid.dup") for result in results] == [1] + [0] * 99
+    assert all(f"wamid.{i}" in result for i, result in enumerate(results, start=1))
+    assert store.commit_batches <= 5
+
+
+async def test_processing_commits_and_statuses_share_physical_commits(
+    store: SQLiteStore,
+) -> None:
+    await store.accept_inbound([inbound(i) for i in range(200)])
+    batches_before = store.commit_batches
+    await asyncio.gather(
+        *(store.commit(processed(i)) for i in range(200)),
+        *(store.record_status(f"wamid.out{i}", "delivered", 2, 1.0) for i in range(200)),
+    )
+    assert store.commit_batches - batches_before <= 5
+    assert await store.pending_inbound() == []
+    assert len(await store.pending_outbound(now=1e9)) == 200
+    assert await store.message_status("wamid.out199") == "delivered"
+
+
+async def test_a_message_accepted_and_processed_in_one_batch_ends_processed(
+    store: SQLiteStore,
+) -> None:
+    batches_before = store.commit_batches
+    new, _ = await asyncio.gather(store.accept_inbound([inbound(1)]),
+                                  store.commit(processed(1)))
+    assert store.commit_batches - batches_before == 1
+    assert new == ["wamid.1"]
+    assert await store.inbox_state("wamid.1") == "processed"
+    assert len(await store.list_outbox()) == 1
+
+
+async def test_a_refused_processing_commit_does_not_redo_its_batch(
+    store: SQLiteStore,
+) -> None:
+    await store.accept_inbound([inbound(i) for i in range(50)])
+    await store.commit(processed(25))
+    batches_before = store.commit_batches
+
+    results = await asyncio.gather(*(store.commit(processed(i)) for i in range(50)),
+                                   return_exceptions=True)
+
+    assert [i for i, result in enumerate(results) if result is not None] == [25]
+    assert isinstance(results[25], AlreadyProcessed)
+    # Refused before anything was written: no rollback, no one-by-one retry.
+    assert store.commit_batches - batches_before <= 2
+    assert len(await store.list_outbox()) == 50
+
+
+async def test_a_processed_mark_cannot_be_overwritten_behind_the_store(
+    store: SQLiteStore,
+) -> None:
+    await store.accept_inbound([inbound(1)])
+    await store.commit(processed(1))
+    with closing(sqlite3.connect(store.path)) as connection:
+        with pytest.raises(sqlite3.IntegrityError, match="already processed"):
+            connection.execute("UPDATE inbox SET processed_at = 99.0")
+        with pytest.raises(sqlite3.IntegrityError, match="already processed"):
+            connection.execute("UPDATE inbox SET processed_at = NULL")
+    assert await store.inbox_state("wamid.1") == "processed"
 
 
 async def test_sequential_commits_are_one_transaction_each(store: SQLiteStore) -> None:

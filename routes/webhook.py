@@ -1,0 +1,124 @@
+"""The WhatsApp Cloud API webhook: verify, store durably, answer, then process.
+
+``GET /webhook`` answers Meta's verification handshake; ``POST /webhook``
+checks the signature over the raw bytes, parses every entry, stores the
+messages in the inbox (one group-committed transaction) and only then
+answers 200.  If they cannot be stored it answers 503, so Meta retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable
+from typing import Final
+
+from aiohttp import web
+
+from fsm.config import AppConfig
+from routes.inbox import InboxProcessor, encode_inbound
+from routes.signature import SignatureCheck, verify_signature, verify_token_matches
+from routes.whatsapp import Notification, parse_notification, status_rank
+from storage.base import InboxRecord, SessionKey, SessionStore
+from storage.errors import StorageError
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES: Final = 4 * 1024 * 1024  # Meta's batches reach ~3 MB (CONTRACT.md §2)
+
+
+class WhatsAppWebhook:
+    def __init__(self, config: AppConfig, store: SessionStore, inbox: InboxProcessor, *,
+                 app_secret: bytes | None, verify_token: str,
+                 clock: Callable[[], float]) -> None:
+        self.config = config
+        self.store = store
+        self.inbox = inbox
+        self.app_secret = app_secret
+        self.verify_token = verify_token
+        self.clock = clock
+
+    def add_routes(self, app: web.Application) -> None:
+        app.router.add_get("/webhook", self.verify)
+        app.router.add_post("/webhook", self.receive)
+
+    async def verify(self, request: web.Request) -> web.Response:
+        query = request.query
+        if (query.get("hub.mode") == "subscribe"
+                and verify_token_matches(self.verify_token, query.get("hub.verify_token"))):
+            return web.Response(text=query.get("hub.challenge", ""), content_type="text/plain")
+        return web.Response(status=403, text="verification failed")
+
+    async def receive(self, request: web.Request) -> web.Response:
+        body = await request.read()  # raises 413 past client_max_size
+        if self.app_secret is not None:
+            check = verify_signature(self.app_secret, body,
+                                     request.headers.get("X-Hub-Signature-256"))
+            if check is SignatureCheck.MISSING:
+                return web.Response(status=401, text="missing X-Hub-Signature-256")
+            if check is SignatureCheck.INVALID:
+                return web.Response(status=403, text="invalid signature")
+        try:
+            decoded = json.loads(body)
+        except (UnicodeDecodeError, ValueError):
+            return web.Response(status=400, text="body is not JSON")
+        notification = parse_notification(decoded)
+        for note in notification.ignored:
+            logger.info("webhook: ignored %s", note)
+        for error in notification.errors:
+            logger.warning("webhook error phone_number_id=%s code=%s: %s %s",
+                           error.phone_number_id, error.code, error.title, error.details or "")
+        try:
+            records = await self._inbox_records(notification)
+            accepted = set(await self.store.accept_inbound(records, notification.identities))
+            await self._record_statuses(notification)
+        except StorageError as exc:
+            logger.error("webhook: could not store %d messages, answering 503: %s",
+                         len(notification.messages), exc)
+            return web.Response(status=503, text="try again")
+        for record in records:
+            if record.message_id in accepted:
+                self.inbox.submit(record)
+            else:
+                logger.info("duplicate delivery message=%s ignored", record.message_id)
+        return web.Response(text="ok")
+
+    async def _inbox_records(self, notification: Notification) -> list[InboxRecord]:
+        paired = dict(notification.identities)
+        now = self.clock()
+        records: list[InboxRecord] = []
+        for message in notification.messages:
+            restaurant = self.config.restaurant_for_phone_number(message.phone_number_id)
+            if restaurant is None:
+                logger.warning("message=%s for unknown phone_number_id=%s acknowledged",
+                               message.message_id, message.phone_number_id)
+                continue
+            wa_id = message.wa_id
+            if wa_id is None and message.user_id is not None:
+                wa_id = paired.get(message.user_id) or await self.store.resolve_customer(
+                    message.user_id)
+            customer_id = wa_id or message.customer_id
+            records.append(InboxRecord(
+                message_id=message.message_id,
+                key=SessionKey(restaurant.id, customer_id),
+                phone_number_id=message.phone_number_id,
+                wa_id=wa_id,
+                user_id=message.user_id,
+                sent_at=message.timestamp,
+                received_at=now,
+                payload=encode_inbound(message.inbound),
+            ))
+        return records
+
+    async def _record_statuses(self, notification: Notification) -> None:
+        now = self.clock()
+        # Ranks keep a status from moving backwards, so they may commit in any order.
+        await asyncio.gather(*(
+            self.store.record_status(status.message_id, status.status,
+                                     status_rank(status.status), now)
+            for status in notification.statuses))
+        for status in notification.statuses:
+            if status.error_codes:
+                logger.warning("message=%s status=%s errors=%s", status.message_id,
+                               status.status, list(status.error_codes))

@@ -1,0 +1,252 @@
+"""Group commit: the writes of many callers in one SQLite transaction, one fsync.
+
+Each caller's writes form a :class:`Unit`: an ordered list of
+``(statement, parameters)`` operations applied all together or not at all.
+One task takes whatever units are queued and applies them in a single
+transaction, one ``executemany`` per statement kind in the writer's
+statement order, so a batch costs the same number of thread hops and one
+fsync however many units it holds.  Units queued while a batch commits form
+the next batch; nothing waits on a timer.
+
+A unit may name rows to look up inside the transaction before anything is
+written — one query per lookup kind serves the whole batch.  Its *outcome*
+is then decided from what was found: the caller's result, or a
+:class:`~storage.errors.StorageError` that refuses that unit alone (its
+operations are left out).  Outcomes are decided in batch order and each
+records in ``found`` what its own operations will write, so a unit decides
+on the rows as the units queued before it leave them, exactly as if the
+units ran one by one.  That holds for rows written by a single statement
+kind (``executemany`` keeps batch order), or by kinds whose place in the
+statement order cannot change the result (an insert-if-absent before an
+update).  Units writing one row with kinds that could be reordered share a
+*claim* (a conversation, an outbox row) and never share a batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections import deque
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeAlias, TypeVar
+
+import aiosqlite
+
+from storage.errors import StorageError, StoreClosed
+from storage.sqlite_schema import Operation, Params
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# Lookup query -> {first column: second column} of the rows it found, as
+# updated by the outcomes decided so far.  A query selects two columns and
+# has ``{marks}`` where its ``IN`` list goes.
+Found: TypeAlias = dict[str, dict[Any, Any]]
+
+LOOKUP_CHUNK = 500  # values per lookup query, far below SQLite's variable limit
+
+
+@dataclass(slots=True)
+class CommitStats:
+    """Physical transactions committed and the units they carried, for benchmarks."""
+
+    batches: int = 0
+    units: int = 0
+
+
+def no_result(found: Found) -> None:
+    return None
+
+
+@dataclass(slots=True)
+class Unit(Generic[T]):
+    label: str  # names the unit in logs and errors
+    operations: list[Operation]
+    # Decides the caller's result from what was found (and records there what
+    # the unit writes), or raises StorageError to refuse the unit.
+    outcome: Callable[[Found], T]
+    claims: frozenset[Hashable] = frozenset()
+    lookups: tuple[tuple[str, Any], ...] = ()  # (lookup query, value)
+    # Turns the error that failed this unit's own transaction into the caller's.
+    explain: Callable[[sqlite3.Error], StorageError] | None = None
+    done: asyncio.Future[T] = field(init=False)
+
+    def error(self, exc: sqlite3.Error) -> StorageError:
+        if self.explain is not None:
+            return self.explain(exc)
+        return StorageError(f"{self.label} failed: {exc}")
+
+
+class GroupCommitWriter:
+    """Applies :class:`Unit`\\ s to ``connection`` in shared transactions."""
+
+    def __init__(self, connection: aiosqlite.Connection, statement_order: Sequence[str],
+                 stats: CommitStats, *, max_batch: int) -> None:
+        self.connection = connection
+        self.stats = stats
+        # Held by every transaction; direct writes take it to run between batches.
+        self.lock = asyncio.Lock()
+        self._statement_order = tuple(statement_order)
+        self._max_batch = max_batch
+        self._pending: deque[Unit[Any]] = deque()
+        self._wakeup = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._write_forever(), name="sqlite-writer")
+
+    async def stop(self) -> None:
+        """Return once every unit queued so far is committed or failed."""
+        self._stopping = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+
+    async def submit(self, unit: Unit[T]) -> T:
+        """Queue ``unit`` for the next batch; its outcome once durable.
+
+        A caller cancelled while waiting does not withdraw the unit.
+        """
+        if self._task is None or self._task.done():
+            raise StoreClosed("the store is not writing")
+        unit.done = asyncio.get_running_loop().create_future()
+        self._pending.append(unit)
+        self._wakeup.set()
+        return await unit.done
+
+    async def execute(self, what: str, sql: str, params: Params) -> int:
+        """One autocommitted statement between two batches; its row count."""
+        async with self.lock:
+            try:
+                cursor = await self.connection.execute(sql, params)
+            except sqlite3.Error as exc:
+                raise StorageError(f"{what} failed: {exc}") from exc
+            return int(cursor.rowcount)
+
+    async def _write_forever(self) -> None:
+        try:
+            while True:
+                if not self._pending:
+                    if self._stopping:
+                        return
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
+                    continue
+                batch = self._take_batch()
+                try:
+                    await self._write_batch(batch)
+                except Exception as exc:
+                    # The writer must outlive any one batch: fail its callers, go on.
+                    logger.exception("group commit of %d units failed", len(batch))
+                    for unit in batch:
+                        _fail(unit, StorageError(f"commit failed: {exc!r}"), exc)
+                except BaseException:
+                    for unit in batch:
+                        _fail(unit, StorageError("writer cancelled; outcome unknown"), None)
+                    raise
+        finally:
+            while self._pending:
+                _fail(self._pending.popleft(), StoreClosed("the store stopped writing"), None)
+
+    def _take_batch(self) -> list[Unit[Any]]:
+        # A unit held back blocks its claims for the rest of the queue too, so
+        # nothing that shares a row with it overtakes it.
+        batch: list[Unit[Any]] = []
+        taken: set[Hashable] = set()
+        blocked: set[Hashable] = set()
+        deferred: deque[Unit[Any]] = deque()
+        while self._pending and len(batch) < self._max_batch:
+            unit = self._pending.popleft()
+            if unit.claims.isdisjoint(taken) and unit.claims.isdisjoint(blocked):
+                taken.update(unit.claims)
+                batch.append(unit)
+            else:
+                blocked.update(unit.claims)
+                deferred.append(unit)
+        deferred.extend(self._pending)
+        self._pending = deferred
+        return batch
+
+    async def _write_batch(self, batch: list[Unit[Any]]) -> None:
+        async with self.lock:
+            try:
+                outcomes = await self._transaction(batch)
+            except sqlite3.Error as exc:
+                # Redo each unit alone so only the faulty one fails (a lone unit
+                # gets a second try, which also rides out a transient error).
+                logger.warning("group commit of %d units failed (%s); retrying one by one",
+                               len(batch), exc)
+                for unit in batch:
+                    try:
+                        outcomes = await self._transaction([unit])
+                    except sqlite3.Error as unit_exc:
+                        _fail(unit, unit.error(unit_exc), unit_exc)
+                    else:
+                        self._settle(outcomes)
+            else:
+                self._settle(outcomes)
+
+    def _settle(self, outcomes: list[tuple[Unit[Any], Any]]) -> None:
+        for unit, outcome in outcomes:
+            if isinstance(outcome, StorageError):
+                _fail(unit, outcome, None)
+                continue
+            self.stats.units += 1
+            if not unit.done.done():
+                unit.done.set_result(outcome)
+
+    async def _transaction(self, units: list[Unit[Any]]) -> list[tuple[Unit[Any], Any]]:
+        """Apply ``units`` in one transaction; each one's result or refusal."""
+        connection = self.connection
+        await connection.execute("BEGIN IMMEDIATE")
+        try:
+            found = await self._look_up(units)
+            outcomes = [(unit, _outcome(unit, found)) for unit in units]
+            by_statement: dict[str, list[Params]] = {}
+            for unit, outcome in outcomes:
+                if not isinstance(outcome, StorageError):
+                    for statement, params in unit.operations:
+                        by_statement.setdefault(statement, []).append(params)
+            for statement in self._statement_order:
+                if statement in by_statement:
+                    await connection.executemany(statement, by_statement[statement])
+            await connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:
+                await connection.execute("ROLLBACK")
+            raise
+        self.stats.batches += 1
+        return outcomes
+
+    async def _look_up(self, units: list[Unit[Any]]) -> Found:
+        wanted: dict[str, set[Any]] = {}
+        for unit in units:
+            for query, value in unit.lookups:
+                wanted.setdefault(query, set()).add(value)
+        found: Found = {}
+        for query, values in wanted.items():
+            ordered = sorted(values)
+            rows = found.setdefault(query, {})
+            for start in range(0, len(ordered), LOOKUP_CHUNK):
+                chunk = ordered[start:start + LOOKUP_CHUNK]
+                sql = query.format(marks=", ".join("?" * len(chunk)))
+                rows.update((row[0], row[1])
+                            for row in await self.connection.execute_fetchall(sql, chunk))
+        return found
+
+
+def _outcome(unit: Unit[Any], found: Found) -> Any:
+    try:
+        return unit.outcome(found)
+    except StorageError as refusal:
+        return refusal
+
+
+def _fail(unit: Unit[Any], error: StorageError, cause: BaseException | None) -> None:
+    error.__cause__ = cause
+    if not unit.done.done():
+        unit.done.set_exception(error)

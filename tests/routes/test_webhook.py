@@ -1,0 +1,261 @@
+"""The WhatsApp webhook served by the real app on loopback, replies to a fake Graph API."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
+from bot import INBOX, SENDER, STORE, Settings, create_app
+from fsm.config import AppConfig
+from fsm.session import Session
+from routes.signature import sign
+from storage.base import SessionKey
+from storage.codec import decode_snapshot
+from tests.conftest import REPO
+from tests.fake_graph import FakeGraph
+
+FIXTURES = REPO.parent / "shared" / "whatsapp" / "fixtures"
+SECRET = b"test-app-secret"
+AMIRA = SessionKey("luigis", "447700900123")
+
+ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
+Client = TestClient[web.Request, web.Application]
+
+
+def fixture(name: str) -> bytes:
+    return (FIXTURES / name).read_bytes()
+
+
+@pytest.fixture
+async def graph() -> AsyncIterator[FakeGraph]:
+    async with FakeGraph() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def client(aiohttp_client: ClientFactory, config: AppConfig, tmp_path: Path,
+                 graph: FakeGraph) -> Client:
+    settings = Settings(config=config, db_path=tmp_path / "orderbot.db", app_secret=SECRET,
+                        verify_token="verify-me", access_token="token-1",
+                        graph_url=graph.url)
+    return await aiohttp_client(create_app(settings))
+
+
+async def post(client: Client, body: bytes, signature: str | None = "sign") -> int:
+    """POST ``body`` (signed correctly, or with the given header, or none)."""
+    headers = {"Content-Type": "application/json"}
+    if signature == "sign":
+        headers["X-Hub-Signature-256"] = sign(SECRET, body)
+    elif signature is not None:
+        headers["X-Hub-Signature-256"] = signature
+    async with client.post("/webhook", data=io.BytesIO(body), headers=headers) as response:
+        return response.status
+
+
+async def settle(client: Client) -> None:
+    """Wait until every accepted message is processed and every due reply sent."""
+    app = client.app
+    for _ in range(200):
+        await app[INBOX].drain()
+        if not await app[STORE].pending_outbound(1e12):
+            return
+        app[SENDER].wake()
+        await asyncio.sleep(0.02)
+    raise AssertionError("outbox did not drain")
+
+
+def bodies_to(graph: FakeGraph, to: str) -> list[str]:
+    texts = []
+    for sent in graph.sends:
+        if sent.body.get("to") == to or sent.body.get("recipient") == to:
+            message = sent.body
+            texts.append(message["text"]["body"] if message["type"] == "text"
+                         else message["interactive"]["body"]["text"])
+    return texts
+
+
+async def session_of(client: Client, key: SessionKey) -> Session:
+    blob = await client.app[STORE].load_snapshot(key)
+    assert blob is not None
+    return Session.from_snapshot(decode_snapshot(blob))
+
+
+async def test_verification_handshake(client: Client) -> None:
+    ok = await client.get("/webhook", params={"hub.mode": "subscribe",
+                                              "hub.verify_token": "verify-me",
+                                              "hub.challenge": "1158201444"})
+    assert ok.status == 200
+    assert await ok.text() == "1158201444"
+    wrong = await client.get("/webhook", params={"hub.mode": "subscribe",
+                                                 "hub.verify_token": "nope",
+                                                 "hub.challenge": "1158201444"})
+    assert wrong.status == 403
+    assert "1158201444" not in await wrong.text()
+
+
+async def test_healthz(client: Client) -> None:
+    response = await client.get("/healthz")
+    assert response.status == 200
+
+
+@pytest.mark.parametrize(("signature", "status"), [
+    (None, 401),
+    ("sha256=" + "0" * 64, 403),
+    ("sha256=é" + "0" * 63, 403),
+    ("sha1=abc", 403),
+])
+async def test_bad_signatures_are_refused_without_effect(client: Client, graph: FakeGraph,
+                                                         signature: str | None,
+                                                         status: int) -> None:
+    assert await post(client, fixture("text.json"), signature) == status
+    await settle(client)
+    assert await client.app[STORE].load_snapshot(AMIRA) is None
+    assert graph.sends == []
+
+
+async def test_invalid_json_and_oversize(client: Client) -> None:
+    assert await post(client, b"{not json") == 400
+    huge = b'{"object":"whatsapp_business_account","entry":[],"pad":"' + b"x" * (5 << 20) + b'"}'
+    assert await post(client, huge) == 413
+
+
+async def test_unicode_escaped_signature_over_exact_bytes(client: Client,
+                                                          graph: FakeGraph) -> None:
+    raw = fixture("unicode_escaped.json")
+    reserialized = json.dumps(json.loads(raw)).encode()
+    assert await post(client, reserialized, sign(SECRET, raw)) == 403
+    assert await post(client, raw) == 200
+    await settle(client)
+    assert bodies_to(graph, "+447700900123")
+
+
+async def test_text_message_is_answered_through_graph(client: Client, graph: FakeGraph) -> None:
+    assert await post(client, fixture("text.json")) == 200
+    await settle(client)
+    [reply] = graph.sends
+    assert reply.authorization == "Bearer token-1"
+    assert reply.phone_number_id == "109876543210001"
+    assert reply.body["to"] == "+447700900123"
+    assert reply.body["interactive"]["type"] == "button"
+    assert "Welcome to Luigi's Pizzeria!" in reply.body["interactive"]["body"]["text"]
+    [read] = graph.reads
+    assert read.body["message_id"].startswith("wamid.HBgMNDQ3NzAwOTAwMTIzFQIAEhgUM0Ew")
+    assert await client.app[STORE].inbox_state(read.body["message_id"]) == "processed"
+
+
+async def test_redelivery_and_batch_have_no_second_effect(client: Client,
+                                                          graph: FakeGraph) -> None:
+    assert await post(client, fixture("text.json")) == 200
+    assert await post(client, fixture("button_reply.json")) == 200
+    await settle(client)
+    assert (await session_of(client, AMIRA)).state == "choosing_category"
+    sent_before = len(graph.sends)
+
+    # The batch re-delivers text.json's message id among two new messages.
+    assert await post(client, fixture("batch_two_restaurants.json")) == 200
+    assert await post(client, fixture("text.json")) == 200
+    await settle(client)
+    assert (await session_of(client, AMIRA)).state == "choosing_category"
+    assert len(graph.sends) == sent_before + 2
+    tom_luigis = await session_of(client, SessionKey("luigis", "14155550142"))
+    tom_sakura = await session_of(client, SessionKey("sakura", "14155550142"))
+    assert tom_luigis.welcomed and tom_sakura.welcomed
+    assert any("Sakura Ramen" in body for body in bodies_to(graph, "+14155550142"))
+
+
+async def test_user_id_only_continues_the_same_conversation(client: Client,
+                                                            graph: FakeGraph) -> None:
+    assert await post(client, fixture("text.json")) == 200
+    assert await post(client, fixture("button_reply.json")) == 200
+    await settle(client)
+    assert await post(client, fixture("user_id_only.json")) == 200  # types "cart"
+    await settle(client)
+    last = graph.sends[-1].body
+    assert last["to"] == "+447700900123"
+    assert "Your cart is empty" in last["interactive"]["body"]["text"]
+    assert (await session_of(client, AMIRA)).state == "choosing_category"
+
+
+async def test_user_id_only_without_known_phone_replies_by_recipient(
+        client: Client, graph: FakeGraph) -> None:
+    assert await post(client, fixture("user_id_only.json")) == 200
+    await settle(client)
+    [reply] = graph.sends
+    assert reply.body["recipient"] == "GB.80412297731100456"
+    assert "to" not in reply.body
+
+
+@pytest.mark.parametrize("name", ["image.json", "quick_reply_button.json", "unsupported.json",
+                                  "location.json", "list_reply.json"])
+async def test_every_usable_or_unusable_message_gets_a_polite_answer(
+        client: Client, graph: FakeGraph, name: str) -> None:
+    assert await post(client, fixture(name)) == 200
+    await settle(client)
+    assert len(graph.sends) == 1
+    assert "Welcome to Luigi's Pizzeria!" in bodies_to(graph, "+447700900123")[0]
+
+
+@pytest.mark.parametrize("name", ["status_delivered.json", "status_failed.json",
+                                  "value_errors.json", "unknown_field.json"])
+async def test_statuses_errors_and_unknown_fields_are_acknowledged(
+        client: Client, graph: FakeGraph, name: str) -> None:
+    assert await post(client, fixture(name)) == 200
+    await settle(client)
+    assert graph.sends == []
+
+
+async def test_status_never_moves_backwards(client: Client) -> None:
+    assert await post(client, fixture("status_read_before_delivered.json")) == 200
+    assert await post(client, fixture("status_delivered.json")) == 200
+    assert await client.app[STORE].message_status("wamid.OUTBOUND0000000000000001") == "read"
+
+
+async def test_one_post_with_1000_messages_from_100_customers(client: Client,
+                                                              graph: FakeGraph) -> None:
+    messages = []
+    for n in range(1000):
+        customer = f"4477009{n % 100:05d}"
+        step = n // 100
+        text = "hi" if step == 0 else ("delivery" if step == 1 else "margherita")
+        messages.append({"from": customer, "id": f"wamid.BULK{n:06d}",
+                         "timestamp": "1763900000", "type": "text", "text": {"body": text}})
+    body = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
+        {"field": "messages", "value": {
+            "messaging_product": "whatsapp",
+            "metadata": {"display_phone_number": "15550001111",
+                         "phone_number_id": "109876543210001"},
+            "messages": messages}}]}]}).encode()
+    assert await post(client, body) == 200
+    await settle(client)
+    assert len(graph.reads) == 1000
+    for n in (0, 42, 99):
+        session = await session_of(client, SessionKey("luigis", f"4477009{n:05d}"))
+        [line] = session.cart.lines
+        assert (line.item_id, line.quantity) == ("margherita", 8)
+
+
+async def test_transient_graph_errors_are_retried(client: Client, graph: FakeGraph) -> None:
+    graph.fail_next(1, 131000, 500)
+    assert await post(client, fixture("text.json")) == 200
+    await graph.wait_for_sends(1, timeout=10)
+    assert len(graph.failures) == 1
+    assert graph.sends[0].body == graph.failures[0].body
+
+
+async def test_window_closed_is_not_retried(client: Client, graph: FakeGraph) -> None:
+    graph.fail_next(1, 131047)
+    assert await post(client, fixture("text.json")) == 200
+    await settle(client)
+    await asyncio.sleep(0.3)
+    assert len(graph.failures) == 1
+    assert graph.sends == []
+    [row] = [row for row in await client.app[STORE].list_outbox(AMIRA) if row.kind == "message"]
+    assert row.state == "failed"
+    assert "131047" in (row.error or "")
