@@ -149,6 +149,3 @@ class SessionExpiry:
             session.start_over()
             update.notes.append(EXPIRED_NOTICE)
         await call_next(update)
-
-
-

@@ -27,7 +27,6 @@ from routes.messages import (
 
 ORDER_TYPE_TITLES: Final = {"delivery": "Delivery", "pickup": "Pickup"}
 ITEMS_PER_PAGE: Final = LIST_ROWS_MAX - 1  # one row is kept for "More…" or "Back"
-CART_ROWS_FIXED: Final = 3
 
 
 def money(restaurant: Restaurant, minor: int) -> str:
@@ -139,7 +138,7 @@ def ask_cart(session: Session, restaurant: Restaurant) -> Outgoing:
              Option("action:cancel", "Cancel order"))
     removable = tuple(Option(f"remove:{line.key}", f"Remove {line.name}",
                              f"{line.quantity} × {line.title}")
-                      for line in session.cart)[:LIST_ROWS_MAX - CART_ROWS_FIXED]
+                      for line in session.cart)[:LIST_ROWS_MAX - len(fixed)]
     return list_message(f"Your cart:\n{render_cart(session, restaurant)}", "Options",
                         [Section("Next", fixed), Section("Remove one", removable)])
 
