@@ -36,9 +36,10 @@ from routes.inbox import InboxProcessor, whatsapp_outbox
 from routes.sender import OutboxSender
 from routes.terminal import parse_line, render
 from routes.webhook import MAX_BODY_BYTES, WhatsAppWebhook
-from storage.base import SessionKey
+from storage.base import SessionKey, SessionStore
 from storage.codec import decode_snapshot
 from storage.errors import StorageError
+from storage.memory import MemoryStore
 from storage.sessions import SessionRepository
 from storage.sqlite import SQLiteStore
 
@@ -65,6 +66,18 @@ def database_path(config_path: Path, config: AppConfig, db: str | None) -> Path:
         return Path(db)
     path = Path(config.storage.path)
     return path if path.is_absolute() else config_path.parent / path
+
+
+MEMORY_DB: Final = ":memory:"
+
+
+def open_store(db_path: Path) -> SessionStore:
+    """The SQLite store at ``db_path``; ``:memory:`` keeps nothing (benchmarks, demos)."""
+    if str(db_path) != MEMORY_DB:
+        return SQLiteStore(db_path)
+    logger.warning("--db %s: conversations, inbox and outbox live in memory only and are "
+                   "LOST on exit. Never run like this in production.", MEMORY_DB)
+    return MemoryStore()
 
 
 def pick_restaurant(config: AppConfig, restaurant_id: str | None) -> Restaurant:
@@ -243,7 +256,7 @@ def settings_from_environment(config: AppConfig, db_path: Path, env: Mapping[str
 
 
 SETTINGS: Final = web.AppKey("settings", Settings)
-STORE: Final = web.AppKey("store", SQLiteStore)
+STORE: Final = web.AppKey("store", SessionStore)
 INBOX: Final = web.AppKey("inbox", InboxProcessor)
 SENDER: Final = web.AppKey("sender", OutboxSender)
 
@@ -279,7 +292,7 @@ async def _healthz(request: web.Request) -> web.Response:
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    store = SQLiteStore(settings.db_path)
+    store = open_store(settings.db_path)
     await store.open()
     app[STORE] = store
     pruned = await store.prune_inbox(settings.clock() - INBOX_RETENTION_SECONDS)
@@ -354,7 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve_cmd = commands.add_parser("serve", help="run the WhatsApp webhook server")
     serve_cmd.add_argument("-c", "--config", default="config.yaml", type=Path)
-    serve_cmd.add_argument("--db", help="SQLite file (default: storage.path next to the config)")
+    serve_cmd.add_argument("--db", help="SQLite file (default: storage.path next to the config); "
+                           "':memory:' keeps nothing across restarts (benchmarks only)")
     serve_cmd.add_argument("--host", help="default: server.host in the config")
     serve_cmd.add_argument("--port", type=int, help="default: server.port in the config")
     serve_cmd.add_argument("--insecure-dev", action="store_true",
