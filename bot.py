@@ -221,6 +221,8 @@ def diagram(args: argparse.Namespace, out: BinaryIO) -> None:
 
 
 INBOX_RETENTION_SECONDS: Final = 8 * 24 * 3600  # Meta retries for 7 days; keep ids longer
+PRUNE_INTERVAL_SECONDS: Final = 3600.0
+SWEEP_INTERVAL_SECONDS: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -295,9 +297,6 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     store = open_store(settings.db_path)
     await store.open()
     app[STORE] = store
-    pruned = await store.prune_inbox(settings.clock() - INBOX_RETENTION_SECONDS)
-    if pruned:
-        logger.info("pruned %d processed inbox rows older than the retention", pruned)
     try:
         yield
     finally:
@@ -319,13 +318,36 @@ async def _channel(app: web.Application) -> AsyncIterator[None]:
                                        verify_token=settings.verify_token, clock=settings.clock)
         await inbox.recover()
         sending = asyncio.create_task(sender.run(), name="outbox sender")
+        upkeep = asyncio.create_task(maintain(settings, store, inbox), name="maintenance")
         try:
             yield
         finally:
             # The server stopped accepting; finish what was acknowledged, then sends.
+            upkeep.cancel()
             await inbox.drain()
             await sender.stop()
             await sending
+
+
+async def maintain(settings: Settings, store: SessionStore, inbox: InboxProcessor,
+                   interval: float = SWEEP_INTERVAL_SECONDS) -> None:
+    """In the background: retry messages whose commit failed; prune old inbox ids.
+
+    Pruning scans the inbox, so it runs here, off the start-up path, once an hour.
+    """
+    next_prune = 0.0
+    while True:
+        now = settings.clock()
+        try:
+            if now >= next_prune:
+                pruned = await store.prune_inbox(now - INBOX_RETENTION_SECONDS)
+                if pruned:
+                    logger.info("pruned %d processed inbox ids past the retention", pruned)
+                next_prune = now + PRUNE_INTERVAL_SECONDS
+            await inbox.sweep(received_before=now - interval)
+        except StorageError as exc:
+            logger.error("maintenance: %s", exc)
+        await asyncio.sleep(interval)
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

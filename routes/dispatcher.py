@@ -64,14 +64,16 @@ class Dispatcher:
         ]
 
     async def feed(self, restaurant: Restaurant, customer_id: str, inbound: Inbound, *,
-                   message_id: str | None = None, channel: Any = None) -> list[Outgoing]:
+                   message_id: str | None = None, channel: Any = None,
+                   sent_at: float | None = None) -> list[Outgoing]:
         """Handle one customer message; return the replies, after they are committed.
 
         ``message_id`` names the inbox row this message came from (marked
-        processed in the same commit); ``channel`` is passed to the outbox writer.
+        processed in the same commit); ``channel`` is passed to the outbox writer;
+        ``sent_at`` is when the customer sent it, if the channel says.
         """
         update = Update(SessionKey(restaurant.id, customer_id), restaurant, inbound, self.clock(),
-                        message_id=message_id, channel=channel)
+                        message_id=message_id, channel=channel, sent_at=sent_at)
         await self._chain(self.middlewares)(update)
         assert update.effects is not None
         return update.effects.replies
@@ -93,6 +95,10 @@ class Dispatcher:
             ctx.say(f"Welcome to {update.restaurant.name}!")
         for note in update.notes:
             ctx.say(note)
+        if update.late:
+            ctx.ask()
+            update.effects = ctx.finish()
+            return
         try:
             handler = self.router.resolve(ctx)
             if handler is None:

@@ -73,7 +73,12 @@ def _json(payload: dict[str, Any]) -> str:
 
 
 class InboxProcessor:
-    """Processes accepted inbox rows; one task per message, ordered by the customer lock."""
+    """Processes accepted inbox rows; one task per message, ordered by the customer lock.
+
+    A row leaves the inbox only by a commit that marks it processed. Rows
+    left pending (the process died, or a commit failed) are picked up by
+    :meth:`recover` at start-up and by :meth:`sweep` while running.
+    """
 
     def __init__(self, config: AppConfig, store: SessionStore, dispatcher: Dispatcher,
                  on_committed: Any = None) -> None:
@@ -82,25 +87,53 @@ class InboxProcessor:
         self.dispatcher = dispatcher
         self.on_committed = on_committed
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: set[str] = set()
         self.processed = 0
 
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def submit(self, record: InboxRecord) -> None:
-        """Process ``record`` soon; call in arrival order (the lock queue is FIFO)."""
+    def submit(self, record: InboxRecord) -> bool:
+        """Process ``record`` soon, unless it already is; call in arrival order.
+
+        The customer lock's queue is FIFO, so submission order is processing order.
+        """
+        if record.message_id in self._in_flight:
+            return False
+        self._in_flight.add(record.message_id)
         task = asyncio.create_task(self._process(record), name=f"inbox {record.message_id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return True
 
-    async def recover(self, batch: int = 1000) -> int:
-        """Submit every acknowledged, unprocessed row; returns how many."""
-        records = await self.store.pending_inbound(limit=batch)
+    async def recover(self, limit: int = 1_000_000) -> int:
+        """At start-up: submit every acknowledged, unprocessed row; returns how many.
+
+        All of them at once and before the server accepts new messages, so a
+        customer's old messages queue ahead of their new ones.
+        """
+        records = await self.store.pending_inbound(limit=limit)
         for record in records:
             self.submit(record)
         if records:
             logger.info("recovering %d acknowledged but unprocessed messages", len(records))
+        if len(records) == limit:
+            logger.warning("more than %d pending messages: the rest wait for the sweep", limit)
         return len(records)
+
+    async def sweep(self, received_before: float, batch: int = 1000) -> int:
+        """Resubmit pending rows received before ``received_before`` and not in flight.
+
+        Catches rows whose commit failed at run time (a full disk, say). The
+        cut-off leaves alone rows that have just been accepted: the webhook
+        submits those itself.
+        """
+        records = await self.store.pending_inbound(limit=batch)
+        submitted = sum(self.submit(record) for record in records
+                        if record.received_at < received_before)
+        if submitted:
+            logger.warning("retrying %d messages whose processing did not commit", submitted)
+        return submitted
 
     async def drain(self) -> None:
         """Wait for every submitted message to be processed."""
@@ -108,6 +141,12 @@ class InboxProcessor:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _process(self, record: InboxRecord) -> None:
+        try:
+            await self._feed(record)
+        finally:
+            self._in_flight.discard(record.message_id)
+
+    async def _feed(self, record: InboxRecord) -> None:
         restaurant = self.config.restaurant(record.key.restaurant_id)
         if restaurant is None:
             logger.error("inbox row for unknown restaurant=%s message=%s left pending",
@@ -118,12 +157,13 @@ class InboxProcessor:
         try:
             await self.dispatcher.feed(restaurant, record.key.customer_id,
                                        decode_inbound(record.payload),
-                                       message_id=record.message_id, channel=address)
+                                       message_id=record.message_id, channel=address,
+                                       sent_at=record.sent_at)
         except AlreadyProcessed:
             logger.info("message=%s already processed", record.message_id)
             return
         except StorageError as exc:
-            # Stays pending in the inbox: processed on the next start-up.
+            # Stays pending in the inbox: the next sweep or start-up retries it.
             logger.error("could not commit restaurant=%s customer=%s message=%s: %s",
                          restaurant.id, record.key.customer_id, record.message_id, exc)
             return

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -22,6 +23,8 @@ from storage.sessions import SessionRepository
 logger = logging.getLogger(__name__)
 
 EXPIRED_NOTICE = "It's been a while since your last message, so we've started a fresh order."
+LATE_NOTICE = ("Your message from {sent} only reached us now, so we haven't acted on it. "
+               "Here is where we are:")
 QUARANTINE_NOTICE = ("Sorry, we couldn't restore your previous conversation after an update, "
                      "so we've started a new order.")
 
@@ -44,6 +47,10 @@ class Update:
     # marked processed, and the replies are queued, in the session's commit.
     message_id: str | None = None
     channel: Any = None
+    # When the customer sent it (the channel's timestamp), if known; a message
+    # older than the session TTL is answered but not acted on (``late``).
+    sent_at: float | None = None
+    late: bool = False
 
 
 class OutboxWriter(Protocol):
@@ -131,6 +138,9 @@ class SessionExpiry:
     """After ``ttl_seconds`` of silence the conversation starts over and says so.
 
     The stale cart is kept as an abandoned draft for the restaurant's records.
+    A message that was itself sent more than ``ttl_seconds`` ago (Meta retries
+    for days after an outage) is marked ``late``: the customer is told and
+    asked the current question, and the message is not applied.
     """
 
     def __init__(self, ttl_seconds: float) -> None:
@@ -148,4 +158,11 @@ class SessionExpiry:
                         update.key.restaurant_id, update.key.customer_id, idle)
             session.start_over()
             update.notes.append(EXPIRED_NOTICE)
+        if update.sent_at is not None and update.now - update.sent_at > self.ttl_seconds:
+            update.late = True
+            sent = time.strftime("%d %b %H:%M UTC", time.gmtime(update.sent_at))
+            update.notes.append(LATE_NOTICE.format(sent=sent))
+            logger.info("late message restaurant=%s customer=%s sent %.0fs ago: not applied",
+                        update.key.restaurant_id, update.key.customer_id,
+                        update.now - update.sent_at)
         await call_next(update)

@@ -3,88 +3,28 @@
 from __future__ import annotations
 
 import asyncio
-import io
 import json
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from bot import INBOX, SENDER, STORE, Settings, create_app
-from fsm.config import AppConfig
-from fsm.session import Session
+from bot import STORE
 from routes.signature import sign
 from storage.base import SessionKey
-from storage.codec import decode_snapshot
-from tests.conftest import REPO
 from tests.fake_graph import FakeGraph
-
-FIXTURES = REPO.parent / "shared" / "whatsapp" / "fixtures"
-SECRET = b"test-app-secret"
-AMIRA = SessionKey("luigis", "447700900123")
-
-ClientFactory = Callable[[web.Application], Awaitable[TestClient[web.Request, web.Application]]]
-Client = TestClient[web.Request, web.Application]
-
-
-def fixture(name: str) -> bytes:
-    return (FIXTURES / name).read_bytes()
-
-
-@pytest.fixture
-async def graph() -> AsyncIterator[FakeGraph]:
-    async with FakeGraph() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def client(aiohttp_client: ClientFactory, config: AppConfig, tmp_path: Path,
-                 graph: FakeGraph) -> Client:
-    settings = Settings(config=config, db_path=tmp_path / "orderbot.db", app_secret=SECRET,
-                        verify_token="verify-me", access_token="token-1",
-                        graph_url=graph.url)
-    return await aiohttp_client(create_app(settings))
-
-
-async def post(client: Client, body: bytes, signature: str | None = "sign") -> int:
-    """POST ``body`` (signed correctly, or with the given header, or none)."""
-    headers = {"Content-Type": "application/json"}
-    if signature == "sign":
-        headers["X-Hub-Signature-256"] = sign(SECRET, body)
-    elif signature is not None:
-        headers["X-Hub-Signature-256"] = signature
-    async with client.post("/webhook", data=io.BytesIO(body), headers=headers) as response:
-        return response.status
-
-
-async def settle(client: Client) -> None:
-    """Wait until every accepted message is processed and every due reply sent."""
-    app = client.app
-    for _ in range(200):
-        await app[INBOX].drain()
-        if not await app[STORE].pending_outbound(1e12):
-            return
-        app[SENDER].wake()
-        await asyncio.sleep(0.02)
-    raise AssertionError("outbox did not drain")
-
-
-def bodies_to(graph: FakeGraph, to: str) -> list[str]:
-    texts = []
-    for sent in graph.sends:
-        if sent.body.get("to") == to or sent.body.get("recipient") == to:
-            message = sent.body
-            texts.append(message["text"]["body"] if message["type"] == "text"
-                         else message["interactive"]["body"]["text"])
-    return texts
-
-
-async def session_of(client: Client, key: SessionKey) -> Session:
-    blob = await client.app[STORE].load_snapshot(key)
-    assert blob is not None
-    return Session.from_snapshot(decode_snapshot(blob))
+from tests.whatsapp_support import (
+    AMIRA,
+    FIXTURE_TIME,
+    SECRET,
+    Client,
+    FixtureDayClock,
+    bodies_to,
+    fixture,
+    notification,
+    post,
+    session_of,
+    settle,
+    text_message,
+)
 
 
 async def test_verification_handshake(client: Client) -> None:
@@ -170,6 +110,46 @@ async def test_redelivery_and_batch_have_no_second_effect(client: Client,
     assert any("Sakura Ramen" in body for body in bodies_to(graph, "+14155550142"))
 
 
+async def test_a_message_retried_after_an_outage_does_not_resume_the_stale_cart(
+        client: Client, graph: FakeGraph, fixture_clock: FixtureDayClock) -> None:
+    assert await post(client, fixture("text.json")) == 200
+    assert await post(client, fixture("button_reply.json")) == 200
+    await settle(client)
+    assert (await session_of(client, AMIRA)).state == "choosing_category"
+
+    # Sent a minute later, but acknowledged only after two days of downtime.
+    fixture_clock.advance(2 * 24 * 3600)
+    late = text_message(AMIRA.customer_id, "wamid.LATE1", "pizza", sent_at=FIXTURE_TIME + 60)
+    assert await post(client, notification([late])) == 200
+    await settle(client)
+    reply = bodies_to(graph, "+447700900123")[-1]
+    assert "started a fresh order" in reply
+    assert "only reached us now, so we haven't acted on it" in reply
+    assert reply.endswith("How would you like to get your order?")
+    session = await session_of(client, AMIRA)
+    assert session.state == "choosing_order_type"
+    assert session.cart.is_empty
+
+
+async def test_a_late_message_is_not_applied_to_a_newer_conversation(
+        client: Client, graph: FakeGraph, fixture_clock: FixtureDayClock) -> None:
+    fixture_clock.advance(3 * 3600)
+    now = int(fixture_clock())
+    fresh = [text_message(AMIRA.customer_id, "wamid.NEW1", "hi", sent_at=now - 5),
+             text_message(AMIRA.customer_id, "wamid.NEW2", "pickup", sent_at=now - 4)]
+    assert await post(client, notification(fresh)) == 200
+    await settle(client)
+    assert (await session_of(client, AMIRA)).state == "choosing_branch"
+
+    # A tap from three hours ago, re-delivered now, must not pick a category.
+    assert await post(client, fixture("list_reply.json")) == 200
+    await settle(client)
+    reply = bodies_to(graph, "+447700900123")[-1]
+    assert "only reached us now" in reply
+    assert "started a fresh order" not in reply
+    assert (await session_of(client, AMIRA)).state == "choosing_branch"
+
+
 async def test_user_id_only_continues_the_same_conversation(client: Client,
                                                             graph: FakeGraph) -> None:
     assert await post(client, fixture("text.json")) == 200
@@ -221,18 +201,10 @@ async def test_one_post_with_1000_messages_from_100_customers(client: Client,
                                                               graph: FakeGraph) -> None:
     messages = []
     for n in range(1000):
-        customer = f"4477009{n % 100:05d}"
         step = n // 100
         text = "hi" if step == 0 else ("delivery" if step == 1 else "margherita")
-        messages.append({"from": customer, "id": f"wamid.BULK{n:06d}",
-                         "timestamp": "1763900000", "type": "text", "text": {"body": text}})
-    body = json.dumps({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [
-        {"field": "messages", "value": {
-            "messaging_product": "whatsapp",
-            "metadata": {"display_phone_number": "15550001111",
-                         "phone_number_id": "109876543210001"},
-            "messages": messages}}]}]}).encode()
-    assert await post(client, body) == 200
+        messages.append(text_message(f"4477009{n % 100:05d}", f"wamid.BULK{n:06d}", text))
+    assert await post(client, notification(messages)) == 200
     await settle(client)
     assert len(graph.reads) == 1000
     for n in (0, 42, 99):

@@ -1,0 +1,89 @@
+"""Inbox upkeep while serving: retrying commits that failed, pruning old message ids."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from bot import INBOX, SETTINGS, STORE, maintain
+from storage.base import Changes
+from storage.errors import StorageError
+from tests.fake_graph import FakeGraph
+from tests.whatsapp_support import (
+    Client,
+    FixtureDayClock,
+    bodies_to,
+    fixture,
+    post,
+    settle,
+)
+
+TEXT_ID = "wamid.HBgMNDQ3NzAwOTAwMTIzFQIAEhgUM0EwMDAwMDAwMDAwMDAwMDAwMDEA"
+
+
+@contextlib.asynccontextmanager
+async def maintaining(client: Client, interval: float) -> AsyncIterator[None]:
+    app = client.app
+    task = asyncio.create_task(maintain(app[SETTINGS], app[STORE], app[INBOX], interval))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def wait_until_processed(client: Client, message_id: str) -> None:
+    """Poll the inbox row: the sweep runs on its own timer, there is nothing to await."""
+    for _ in range(250):
+        if await client.app[STORE].inbox_state(message_id) == "processed":
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"{message_id} still not processed")
+
+
+async def test_a_commit_that_fails_at_run_time_is_retried_by_the_sweep(
+        client: Client, graph: FakeGraph, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = client.app[STORE]
+    real_commit = store.commit
+    failures = []
+
+    async def failing_once(changes: Changes) -> Any:
+        if not failures:
+            failures.append(changes.inbox_processed)
+            raise StorageError("database or disk is full")
+        return await real_commit(changes)
+
+    monkeypatch.setattr(store, "commit", failing_once)
+    assert await post(client, fixture("text.json")) == 200
+    await settle(client)
+    assert failures == [TEXT_ID]
+    assert await store.inbox_state(TEXT_ID) == "pending"
+    assert graph.sends == []
+
+    async with maintaining(client, interval=0.05):
+        await wait_until_processed(client, TEXT_ID)
+    await settle(client)
+    [reply] = bodies_to(graph, "+447700900123")
+    assert "Welcome to Luigi's Pizzeria!" in reply
+
+
+async def test_processed_ids_are_pruned_after_the_retention_and_not_before(
+        client: Client, fixture_clock: FixtureDayClock) -> None:
+    store = client.app[STORE]
+    assert await post(client, fixture("text.json")) == 200
+    await settle(client)
+
+    fixture_clock.advance(7 * 24 * 3600)  # Meta may still re-deliver: keep the id
+    async with maintaining(client, interval=0.05):
+        await asyncio.sleep(0.2)
+    assert await store.inbox_state(TEXT_ID) == "processed"
+
+    fixture_clock.advance(2 * 24 * 3600)
+    async with maintaining(client, interval=0.05):
+        await asyncio.sleep(0.2)
+    assert await store.inbox_state(TEXT_ID) is None
