@@ -50,7 +50,7 @@ async def test_a_commit_that_fails_at_run_time_is_retried_by_the_sweep(
         client: Client, graph: FakeGraph, monkeypatch: pytest.MonkeyPatch) -> None:
     store = client.app[STORE]
     real_commit = store.commit
-    failures = []
+    failures: list[str | None] = []
 
     async def failing_once(changes: Changes) -> Any:
         if not failures:
