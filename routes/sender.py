@@ -48,6 +48,9 @@ class OutboxSender:
         self.sent = 0
         self._wakeup = asyncio.Event()
         self._busy: dict[SessionKey, asyncio.Task[None]] = {}
+        # Customers whose task ended while a pass was reading: the rows it read
+        # may predate that task's last "sent" mark, so they are not acted on.
+        self._ended_during_read: set[SessionKey] = set()
         self._stopping = False
 
     def wake(self) -> None:
@@ -75,19 +78,21 @@ class OutboxSender:
             await asyncio.gather(*self._busy.values(), return_exceptions=True)
 
     async def _send_due(self) -> None:
+        self._ended_during_read.clear()
         rows = await self.store.pending_outbound(self.clock())
         by_customer: dict[SessionKey, list[OutboxRecord]] = {}
         for row in rows:
             by_customer.setdefault(row.key, []).append(row)
         for key, queue in by_customer.items():
-            if key in self._busy:
-                continue  # its task will come back for these rows
+            if key in self._busy or key in self._ended_during_read:
+                continue  # the next pass (woken by the task's end) reads these afresh
             task = asyncio.create_task(self._send_in_order(queue), name=f"send {key}")
             self._busy[key] = task
             task.add_done_callback(partial(self._finished, key))
 
     def _finished(self, key: SessionKey, _: asyncio.Task[None]) -> None:
         self._busy.pop(key, None)
+        self._ended_during_read.add(key)
         self._wakeup.set()
 
     async def _send_in_order(self, rows: list[OutboxRecord]) -> None:

@@ -16,6 +16,7 @@ a read receipt, and Meta's error body when a failure was scripted with
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import deque
 from dataclasses import dataclass
@@ -46,7 +47,8 @@ class FakeGraph:
 
     ``sends`` holds accepted messages, ``reads`` read receipts, ``failures``
     the message sends answered with a scripted error. ``latency`` (seconds)
-    delays every answer, to measure against a slow Graph.
+    delays every answer, to measure against a slow Graph; ``arrivals`` holds
+    every request body as it arrived, before that delay (what was in flight).
     """
 
     def __init__(self, *, version: str = DEFAULT_VERSION, latency: float = 0.0) -> None:
@@ -60,6 +62,8 @@ class FakeGraph:
         self.sends: list[RecordedRequest] = []
         self.reads: list[RecordedRequest] = []
         self.failures: list[RecordedRequest] = []
+        self.arrivals: list[bytes] = []
+        self._closing = asyncio.Event()
         self._script: deque[_ScriptedFailure] = deque()
         self._changed = asyncio.Condition()
 
@@ -90,6 +94,7 @@ class FakeGraph:
         self.url = f"http://{host}:{port}/{self._version}"
 
     async def close(self) -> None:
+        self._closing.set()
         await self._runner.cleanup()
 
     async def __aenter__(self) -> FakeGraph:
@@ -101,12 +106,16 @@ class FakeGraph:
         await self.close()
 
     async def _handle(self, request: web.Request) -> web.Response:
+        raw = await request.read()
+        self.arrivals.append(raw)
         if self.latency:
-            await asyncio.sleep(self.latency)
+            # Cut short by close(), so that a test does not wait out a long latency.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._closing.wait(), self.latency)
         phone_number_id = request.match_info["phone_number_id"]
         authorization = request.headers.get("Authorization")
         try:
-            body = json.loads(await request.read())
+            body = json.loads(raw)
         except ValueError:
             body = None
         if not isinstance(body, dict) or body.get("messaging_product") != "whatsapp":

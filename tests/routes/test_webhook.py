@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 
 import pytest
 
@@ -207,6 +208,8 @@ async def test_one_post_with_1000_messages_from_100_customers(client: Client,
     assert await post(client, notification(messages)) == 200
     await settle(client)
     assert len(graph.reads) == 1000
+    sent = Counter(graph.arrivals)
+    assert sent == Counter(row.body.encode() for row in await client.app[STORE].list_outbox())
     for n in (0, 42, 99):
         session = await session_of(client, SessionKey("luigis", f"4477009{n:05d}"))
         [line] = session.cart.lines

@@ -1,0 +1,256 @@
+"""G3 and G4 across real processes: `bot.py serve` killed with SIGKILL or stopped with SIGTERM.
+
+The server runs as a subprocess on loopback and sends to a fake Graph API in
+the test process. What is checked is what the customer and the restaurant
+would see: the carts, the inbox and outbox rows in the SQLite file, and the
+requests that reached Graph.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from fsm.session import Session
+from routes.signature import sign
+from storage.codec import decode_snapshot
+from tests.conftest import REPO
+from tests.fake_graph import FakeGraph
+from tests.whatsapp_support import SECRET, notification, text_message
+
+pytestmark = pytest.mark.slow
+
+START_SECONDS = 20.0
+STOP_SECONDS = 30.0
+SETTLE_SECONDS = 60.0
+CUSTOMERS = 100
+STEPS = ("hi", "delivery") + ("margherita",) * 8  # each cart ends with 8 margheritas
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class ServeProcess:
+    """A real `python bot.py serve` on a free loopback port, its log in a file."""
+
+    def __init__(self, db: Path, graph_url: str, log: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        env = {**os.environ, "WHATSAPP_APP_SECRET": SECRET.decode(),
+               "WHATSAPP_GRAPH_URL": graph_url, "WHATSAPP_ACCESS_TOKEN": "token-1",
+               "PYTHONUNBUFFERED": "1"}
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "bot.py", "serve", "--db", str(db), "--port", str(self.port)],
+                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+    async def ready(self, http: aiohttp.ClientSession) -> None:
+        deadline = time.monotonic() + START_SECONDS
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"serve exited with {self.process.returncode}:\n{self.output}")
+            try:
+                async with http.get(f"{self.url}/healthz") as response:
+                    if response.status == 200:
+                        return
+            except aiohttp.ClientConnectionError:
+                pass
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"serve did not answer /healthz:\n{self.output}")
+
+    async def post(self, http: aiohttp.ClientSession, body: bytes) -> int:
+        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(SECRET, body)}
+        async with http.post(f"{self.url}/webhook", data=body, headers=headers) as response:
+            return response.status
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    async def terminate(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return await asyncio.to_thread(self.process.wait, STOP_SECONDS)
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait(timeout=10)
+
+    @property
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+class Database:
+    """Read-only views of the server's SQLite file, as an operator would query it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def query(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
+        with sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10) as db:
+            return db.execute(sql, params).fetchall()
+
+    def inbox(self) -> tuple[int, int]:
+        """(pending, processed) inbox rows."""
+        [(pending, processed)] = self.query(
+            "SELECT count(*) FILTER (WHERE processed_at IS NULL),"
+            " count(*) FILTER (WHERE processed_at IS NOT NULL) FROM inbox")
+        return int(str(pending)), int(str(processed))
+
+    def outbox(self, state: str | None = None) -> list[bytes]:
+        rows = self.query("SELECT body FROM outbox WHERE ?1 IS NULL OR state = ?1 ORDER BY id",
+                          (state,))
+        return [str(body).encode() for (body,) in rows]
+
+    def session(self, customer_id: str, restaurant_id: str = "luigis") -> Session:
+        [(blob,)] = self.query("SELECT snapshot FROM sessions WHERE restaurant_id = ?"
+                               " AND customer_id = ?", (restaurant_id, customer_id))
+        assert isinstance(blob, bytes)
+        return Session.from_snapshot(decode_snapshot(blob))
+
+    async def wait_until(self, done: str, check: Callable[[], bool]) -> None:
+        """Poll the file: the server is another process, there is nothing to await."""
+        deadline = time.monotonic() + SETTLE_SECONDS
+        while time.monotonic() < deadline:
+            if check():
+                return
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"timed out waiting until {done}")
+
+    def all_processed_and_sent(self) -> bool:
+        return self.inbox()[0] == 0 and not self.outbox("pending")
+
+
+def customer(n: int) -> str:
+    return f"4477009{n:05d}"
+
+
+def order_burst() -> bytes:
+    """One webhook: every customer's whole walk to 8 margheritas, 1,000 messages."""
+    now = int(time.time())
+    messages = [text_message(customer(n), f"wamid.SERVE{step:02d}{n:05d}", text, sent_at=now)
+                for step, text in enumerate(STEPS) for n in range(CUSTOMERS)]
+    return notification(messages)
+
+
+def assert_every_cart_exact(db: Database) -> None:
+    for n in range(CUSTOMERS):
+        [line] = db.session(customer(n)).cart.lines
+        assert (line.item_id, line.quantity) == ("margherita", 8), customer(n)
+    [(reads,)] = db.query("SELECT count(*) FROM outbox WHERE kind = 'read'")
+    assert reads == CUSTOMERS * len(STEPS)  # one read receipt per message: processed once
+
+
+def extra_sends(received: list[bytes], outbox: list[bytes]) -> Counter[bytes]:
+    """What Graph received beyond one request per outbox row; every row must be there."""
+    missing = Counter(outbox) - Counter(received)
+    assert not missing, f"{sum(missing.values())} outbox rows never reached Graph"
+    return Counter(received) - Counter(outbox)
+
+
+async def test_kill_after_acknowledging_before_processing(tmp_path: Path) -> None:
+    db = Database(tmp_path / "orderbot.db")
+    async with FakeGraph() as graph, aiohttp.ClientSession() as http:
+        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
+        try:
+            await server.ready(http)
+            assert await server.post(http, order_burst()) == 200
+            server.kill()
+        finally:
+            server.close()
+        await asyncio.sleep(0.1)  # let the fake finish requests cut by the kill
+        before_kill = list(graph.arrivals)
+        pending, processed = db.inbox()
+        assert pending + processed == CUSTOMERS * len(STEPS)
+        assert pending > 0, "the kill came after processing ended: nothing was tested"
+
+        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
+        try:
+            await server.ready(http)
+            await db.wait_until("recovered and sent", db.all_processed_and_sent)
+        finally:
+            server.close()
+        assert "recovering" in server.output
+
+    assert_every_cart_exact(db)
+    extras = extra_sends(graph.arrivals, db.outbox())
+    # A request can only be sent twice if the first process had it in flight.
+    assert not extras - Counter(before_kill)
+
+
+async def test_kill_after_committing_before_sending(tmp_path: Path) -> None:
+    db = Database(tmp_path / "orderbot.db")
+    async with FakeGraph(latency=60) as stuck, FakeGraph() as graph, \
+            aiohttp.ClientSession() as http:
+        server = ServeProcess(db.path, stuck.url, tmp_path / "serve.log")
+        try:
+            await server.ready(http)
+            assert await server.post(http, order_burst()) == 200
+            await db.wait_until("all processed", lambda: db.inbox() == (0, 1000))
+            # Every reply is committed; Graph holds each customer's first request.
+            in_flight = list(stuck.arrivals)
+            assert 0 < len(in_flight) <= CUSTOMERS
+            assert len(db.outbox("pending")) == len(db.outbox())
+            server.kill()
+        finally:
+            server.close()
+
+        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
+        try:
+            await server.ready(http)
+            await db.wait_until("every reply sent", db.all_processed_and_sent)
+        finally:
+            server.close()
+
+    assert_every_cart_exact(db)
+    assert not extra_sends(graph.arrivals, db.outbox()), "a reply was sent twice after restart"
+    # So the only requests Graph saw twice are the ones in flight at the kill.
+    assert not Counter(in_flight) - Counter(db.outbox())
+    assert set(stuck.arrivals) == set(in_flight)
+    for n in (0, 57, 99):
+        replies = [json.loads(body) for body in graph.arrivals
+                   if json.loads(body).get("to") == f"+{customer(n)}"]
+        assert "Margherita" in json.dumps(replies[-1])
+
+
+async def test_sigterm_finishes_acknowledged_messages_before_exiting(tmp_path: Path) -> None:
+    db = Database(tmp_path / "orderbot.db")
+    async with FakeGraph() as graph, aiohttp.ClientSession() as http:
+        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
+        try:
+            await server.ready(http)
+            assert await server.post(http, order_burst()) == 200
+            assert await server.terminate() == 0, server.output
+        finally:
+            server.close()
+        assert db.inbox() == (0, CUSTOMERS * len(STEPS)), server.output
+        assert "Traceback" not in server.output
+        assert_every_cart_exact(db)
+
+        # Replies not sent before the exit are still in the outbox; the next run sends them.
+        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
+        try:
+            await server.ready(http)
+            await db.wait_until("every reply sent", db.all_processed_and_sent)
+        finally:
+            server.close()
+    assert not extra_sends(graph.arrivals, db.outbox())
