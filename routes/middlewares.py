@@ -11,16 +11,19 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from fsm.config import Restaurant
 from fsm.session import Session
 from routes.context import Effects
 from routes.messages import Inbound, Outgoing
 from storage.base import Changes, DraftRecord, OutboxMessage, QuarantineRecord, SessionKey
+from storage.errors import DuplicateOrderReference
 from storage.sessions import SessionRepository
 
 logger = logging.getLogger(__name__)
+
+REFERENCE_ATTEMPTS: Final = 3
 
 EXPIRED_NOTICE = "It's been a while since your last message, so we've started a fresh order."
 LATE_NOTICE = ("Your message from {sent} only reached us now, so we haven't acted on it. "
@@ -51,6 +54,16 @@ class Update:
     # older than the session TTL is answered but not acted on (``late``).
     sent_at: float | None = None
     late: bool = False
+
+    def restart(self) -> None:
+        """Forget what a failed attempt at handling this message produced."""
+        self.session = None
+        self.notes.clear()
+        self.drafts.clear()
+        self.quarantine = None
+        self.effects = None
+        self.failed = False
+        self.late = False
 
 
 class OutboxWriter(Protocol):
@@ -109,6 +122,21 @@ class SessionLifecycle:
         self.outbox = outbox
 
     async def __call__(self, call_next: NextStep, update: Update) -> None:
+        for attempt in range(1, REFERENCE_ATTEMPTS + 1):
+            try:
+                await self._once(call_next, update)
+                return
+            except DuplicateOrderReference:
+                # Two confirmations drew the same reference in one batch; the
+                # commit failed and the cached session was dropped. Run the
+                # message again from the stored state: it draws a new one.
+                if attempt == REFERENCE_ATTEMPTS:
+                    raise
+                logger.info("order reference clash restaurant=%s customer=%s: retrying",
+                            update.key.restaurant_id, update.key.customer_id)
+                update.restart()
+
+    async def _once(self, call_next: NextStep, update: Update) -> None:
         session, quarantine = await self.repository.load(update.key, update.now)
         update.session = session
         if quarantine is not None:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import random
 import re
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 
-from fsm.config import Restaurant
+from fsm.config import AppConfig, Restaurant
+from routes.conversation import conversation
 from routes.dispatcher import Dispatcher
 from storage.base import SessionKey, SessionStore
-from tests.conftest import Customer
+from storage.sessions import SessionRepository
+from tests.conftest import Customer, FakeClock
 
 Mode = Literal["tap", "number", "title"]
 
@@ -212,3 +215,38 @@ async def test_welcome_once_per_customer(amira: Customer, dispatcher: Dispatcher
     other = Customer(dispatcher, luigis, "14155550142")
     await other.type("hi")
     assert "Welcome to Luigi's Pizzeria!" in other.text
+
+
+class ScriptedCodes(random.Random):
+    """Draws the characters of ``codes`` in turn: reference clashes on demand."""
+
+    def __init__(self, *codes: str) -> None:
+        super().__init__(0)
+        self._chars = iter("".join(codes))
+
+    def choice(self, seq: Any) -> Any:
+        char = next(self._chars)
+        assert char in seq
+        return char
+
+
+async def test_a_reference_clash_is_retried_with_a_new_reference(
+        config: AppConfig, store: SessionStore, clock: FakeClock, luigis: Restaurant,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    dispatcher = Dispatcher(config, SessionRepository(store), conversation, clock=clock,
+                            rng=ScriptedCodes("AAAA", "AAAA", "BBBB"))
+
+    # Both confirmations checked the reference before either committed.
+    async def unseen(restaurant_id: str, reference: str) -> bool:
+        return False
+
+    monkeypatch.setattr(store, "reference_exists", unseen)
+    for customer_id in ("447700900001", "447700900002"):
+        customer = Customer(dispatcher, luigis, customer_id)
+        await walk_order(customer, luigis, "pickup", "tap")
+        assert "is confirmed" in customer.text, customer.text
+
+    first = await store.list_orders(SessionKey("luigis", "447700900001"))
+    second = await store.list_orders(SessionKey("luigis", "447700900002"))
+    assert [order.reference for order in first] == ["LU-AAAA"]
+    assert [order.reference for order in second] == ["LU-BBBB"]
