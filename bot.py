@@ -221,6 +221,7 @@ def diagram(args: argparse.Namespace, out: BinaryIO) -> None:
 
 
 INBOX_RETENTION_SECONDS: Final = 8 * 24 * 3600  # Meta retries for 7 days; keep ids longer
+OUTBOX_RETENTION_SECONDS: Final = 30 * 24 * 3600  # what was sent, for disputes; orders stay
 PRUNE_INTERVAL_SECONDS: Final = 3600.0
 SWEEP_INTERVAL_SECONDS: Final = 30.0
 
@@ -331,18 +332,21 @@ async def _channel(app: web.Application) -> AsyncIterator[None]:
 
 async def maintain(settings: Settings, store: SessionStore, inbox: InboxProcessor,
                    interval: float = SWEEP_INTERVAL_SECONDS) -> None:
-    """In the background: retry messages whose commit failed; prune old inbox ids.
+    """In the background: retry messages whose commit failed; prune old rows.
 
-    Pruning scans the inbox, so it runs here, off the start-up path, once an hour.
+    Once an hour, inbox ids past Meta's redelivery window and replies finished
+    more than 30 days ago are pruned (in small chunks: commits go on meanwhile).
     """
     next_prune = 0.0
     while True:
         now = settings.clock()
         try:
             if now >= next_prune:
-                pruned = await store.prune_inbox(now - INBOX_RETENTION_SECONDS)
-                if pruned:
-                    logger.info("pruned %d processed inbox ids past the retention", pruned)
+                ids = await store.prune_inbox(now - INBOX_RETENTION_SECONDS)
+                replies = await store.prune_outbox(now - OUTBOX_RETENTION_SECONDS)
+                if ids or replies:
+                    logger.info("pruned %d inbox ids and %d sent replies past retention",
+                                ids, replies)
                 next_prune = now + PRUNE_INTERVAL_SECONDS
             await inbox.sweep(received_before=now - interval)
         except StorageError as exc:

@@ -235,6 +235,13 @@ class SessionStore(ABC):
         """
 
     @abstractmethod
+    async def prune_outbox(self, finished_before: float) -> int:
+        """Forget replies sent or given up on before ``finished_before``; return how many.
+
+        Their delivery statuses go with them; pending replies are never removed.
+        """
+
+    @abstractmethod
     async def resolve_customer(self, user_id: str) -> str | None:
         """The ``wa_id`` last paired with Meta's ``user_id``, if one is known."""
 

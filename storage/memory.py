@@ -61,6 +61,7 @@ class MemoryStore(SessionStore):
         self._identities: dict[str, str] = {}
         self._outbox: dict[int, OutboxRecord] = {}  # in id order
         self._last_outbox_id = 0
+        self._finished_at: dict[int, float] = {}  # outbox id -> when sent or given up
         self._statuses: dict[str, _StoredStatus] = {}
 
     async def open(self) -> None:
@@ -186,6 +187,17 @@ class MemoryStore(SessionStore):
             del self._inbox[message_id]
         return len(old)
 
+    async def prune_outbox(self, finished_before: float) -> int:
+        self._check_open()
+        old = [row for row in self._outbox.values()
+               if self._finished_at.get(row.id, finished_before) < finished_before]
+        for row in old:
+            del self._outbox[row.id]
+            self._finished_at.pop(row.id, None)
+            if row.wamid is not None:
+                self._statuses.pop(row.wamid, None)
+        return len(old)
+
     async def resolve_customer(self, user_id: str) -> str | None:
         self._check_open()
         return self._identities.get(user_id)
@@ -205,7 +217,7 @@ class MemoryStore(SessionStore):
 
     async def outbox_sent(self, outbox_id: int, wamid: str | None, at: float) -> None:
         self._check_open()
-        self._update_pending(outbox_id, state="sent", wamid=wamid)
+        self._finish(outbox_id, at, state="sent", wamid=wamid)
 
     async def outbox_retry(self, outbox_id: int, not_before: float, error: str) -> None:
         self._check_open()
@@ -218,8 +230,7 @@ class MemoryStore(SessionStore):
         self._check_open()
         row = self._outbox.get(outbox_id)
         if row is not None:
-            self._update_pending(outbox_id, state="failed", attempts=row.attempts + 1,
-                                 error=error)
+            self._finish(outbox_id, at, state="failed", attempts=row.attempts + 1, error=error)
 
     async def list_outbox(self, key: SessionKey | None = None) -> list[OutboxRecord]:
         self._check_open()
@@ -247,6 +258,12 @@ class MemoryStore(SessionStore):
         if entry.processed_at is not None:
             raise AlreadyProcessed(f"inbox message {message_id!r} is already processed")
         return entry
+
+    def _finish(self, outbox_id: int, at: float, **fields: Any) -> None:
+        row = self._outbox.get(outbox_id)
+        if row is not None and row.state == "pending":
+            self._finished_at[outbox_id] = at
+            self._update_pending(outbox_id, **fields)
 
     def _update_pending(self, outbox_id: int, **fields: Any) -> None:
         row = self._outbox.get(outbox_id)

@@ -30,6 +30,7 @@ from storage.base import (
     SessionStore,
 )
 from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
+from storage.sqlite_prune import INBOX_PRUNER, OUTBOX_PRUNER
 from storage.sqlite_schema import (
     DELETE_SESSION,
     INBOX_COLUMNS,
@@ -202,13 +203,10 @@ class SQLiteStore(SessionStore):
         return deleted > 0
 
     async def prune_inbox(self, processed_before: float) -> int:
-        # No index on processed_at: it would tax every message to speed up a
-        # periodic clean-up.
-        return await self._open_writer().execute(
-            "pruning the inbox",
-            "DELETE FROM inbox WHERE processed_at IS NOT NULL AND processed_at < ?",
-            (processed_before,),
-        )
+        return await INBOX_PRUNER.run(self._read, self._open_writer().execute, processed_before)
+
+    async def prune_outbox(self, finished_before: float) -> int:
+        return await OUTBOX_PRUNER.run(self._read, self._open_writer().execute, finished_before)
 
     async def load_snapshot(self, key: SessionKey) -> bytes | None:
         rows = await self._read(

@@ -72,7 +72,7 @@ async def test_a_commit_that_fails_at_run_time_is_retried_by_the_sweep(
     assert "Welcome to Luigi's Pizzeria!" in reply
 
 
-async def test_processed_ids_are_pruned_after_the_retention_and_not_before(
+async def test_old_ids_and_replies_are_pruned_after_their_retention_and_not_before(
         client: Client, fixture_clock: FixtureDayClock) -> None:
     store = client.app[STORE]
     assert await post(client, fixture("text.json")) == 200
@@ -87,3 +87,9 @@ async def test_processed_ids_are_pruned_after_the_retention_and_not_before(
     async with maintaining(client, interval=0.05):
         await asyncio.sleep(0.2)
     assert await store.inbox_state(TEXT_ID) is None
+    assert len(await store.list_outbox()) == 2  # the read receipt and the reply: kept 30 days
+
+    fixture_clock.advance(30 * 24 * 3600)
+    async with maintaining(client, interval=0.05):
+        await asyncio.sleep(0.2)
+    assert await store.list_outbox() == []

@@ -6,11 +6,14 @@ import sqlite3
 import sys
 from collections.abc import AsyncIterator
 from contextlib import closing
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import aiosqlite
 import pytest
 
+from storage import sqlite_prune
 from storage.base import Changes, InboxRecord, OrderRecord, OutboxMessage, SessionKey
 from storage.codec import MAX_SNAPSHOT_BYTES, decode_snapshot, encode_snapshot
 from storage.errors import (
@@ -20,6 +23,7 @@ from storage.errors import (
     StorageError,
 )
 from storage.sqlite import MIGRATIONS, SQLiteStore
+from storage.sqlite_schema import Params
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -327,3 +331,32 @@ async def test_commits_survive_sigkill(tmp_path: Path) -> None:
     assert sessions == ordered
     assert len(sessions) > count
     assert pragma(path, "integrity_check") == "ok"
+
+
+async def test_pruning_walks_in_chunks_and_stops_at_rows_newer_than_the_cut_off(
+    store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for i in range(25):  # received at i, processed and answered at i + 0.5
+        record = replace(inbound(i), received_at=float(i))
+        await store.accept_inbound([record])
+        await store.commit(Changes(key(i), i + 0.5, inbox_processed=record.message_id,
+                                   outbox=processed(i).outbox))
+    for row in await store.list_outbox():
+        await store.outbox_sent(row.id, f"wamid.out{row.id}", row.created_at + 0.1)
+
+    monkeypatch.setattr(sqlite_prune, "CHUNK_ROWS", 4)
+    scans: list[str] = []
+    real_read = store._read
+
+    async def counting_read(sql: str, params: Params) -> list[Any]:
+        scans.append(sql)
+        return await real_read(sql, params)
+
+    monkeypatch.setattr(store, "_read", counting_read)
+    assert await store.prune_inbox(processed_before=15.2) == 15
+    # Rows 0-19 in chunks of 4, the last one reaching past 15.2: 5 of the table's 7 chunks.
+    assert len(scans) == 5
+    assert await store.inbox_state("wamid.14") is None
+    assert await store.inbox_state("wamid.15") == "processed"
+    assert await store.prune_outbox(finished_before=15.2) == 15
+    assert [row.created_at for row in await store.list_outbox()][:1] == [15.5]

@@ -582,6 +582,26 @@ class TestOutbox:
                                                         reply(ALICE, "answer")]))
         assert [row.kind for row in await store.list_outbox()] == ["read", "message"]
 
+    async def test_prune_forgets_only_old_finished_replies_and_their_statuses(
+        self, store: SessionStore
+    ) -> None:
+        await self.queue(store, ALICE, 10.0, "a1", "a2", "a3")
+        await self.queue(store, BOB, 50.0, "b1")
+        a1, a2, a3, b1 = await store.list_outbox()
+        await store.outbox_sent(a1.id, "wamid.out1", 11.0)
+        await store.outbox_failed(a2.id, "131047 window closed", 12.0)
+        await store.outbox_retry(a3.id, 99.0, "throttled")
+        await store.outbox_sent(b1.id, "wamid.out4", 51.0)
+        await store.record_status("wamid.out1", "read", 3, 20.0)
+        await store.record_status("wamid.out4", "delivered", 2, 52.0)
+
+        assert await store.prune_outbox(finished_before=30.0) == 2
+        assert texts(await store.list_outbox()) == ["a3", "b1"]
+        assert await store.message_status("wamid.out1") is None
+        assert await store.message_status("wamid.out4") == "delivered"
+        assert await store.prune_outbox(finished_before=1e12) == 1
+        assert texts(await store.list_outbox()) == ["a3"]  # pending: never pruned
+
     async def test_list_outbox_filters_by_conversation(self, store: SessionStore) -> None:
         await self.queue(store, ALICE, 10.0, "a1")
         await self.queue(store, BOB, 10.0, "b1")
