@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Final
 
 from fsm import machine as states
@@ -50,8 +51,17 @@ class Context:
         self.now = now
         self.effects = Effects()
         self.normalized_text = normalize(inbound.text) if inbound.kind == "text" else ""
-        self.choice = self._resolve_choice()
         self._notes: list[str] = []
+
+    @cached_property
+    def choice(self) -> str | None:
+        """The interactive id this message selects, if any: tapped, or typed as a number or title.
+
+        Resolved on first use — by a filter, before any handler changes the
+        session — because matching typed text builds the current question, and
+        most messages (taps, commands) never need that.
+        """
+        return self._resolve_choice()
 
     def arg(self, prefix: str) -> str:
         """The part of the selected id after ``prefix`` (``item:calzone`` → ``calzone``)."""
