@@ -53,6 +53,7 @@ from storage.sqlite_schema import (
     order_from_row,
     outbox_from_row,
 )
+from storage.sqlite_thread import DatabaseThread
 from storage.sqlite_writer import CommitStats, Found, GroupCommitWriter, Unit, no_result
 
 __all__ = ["MIGRATIONS", "SQLiteStore"]
@@ -72,7 +73,7 @@ class SQLiteStore(SessionStore):
         self.path = Path(path)
         self._stats = CommitStats()
         self._max_batch = max_batch
-        self._writer: aiosqlite.Connection | None = None
+        self._database: DatabaseThread | None = None
         self._reader: aiosqlite.Connection | None = None
         self._group: GroupCommitWriter | None = None
         self._closing = False
@@ -86,41 +87,39 @@ class SQLiteStore(SessionStore):
         return self._stats.units
 
     async def open(self) -> None:
-        if self._writer is not None:
+        if self._database is not None:
             raise StorageError(f"{self.path} is already open")
-        writer = await _connect(self.path)
+        database = DatabaseThread(self.path)
         try:
-            await _migrate(writer)
-            reader = await _connect(self.path)
-            try:
-                await reader.execute("PRAGMA query_only = ON")
-            except BaseException:
-                await reader.close()
-                raise
+            await database.open(_set_up_writer)
+        except sqlite3.Error as exc:
+            raise StorageError(f"opening {self.path} failed: {exc}") from exc
+        try:
+            reader = await _connect_reader(self.path)
         except BaseException:
-            await writer.close()
+            await database.close()
             raise
-        self._writer, self._reader = writer, reader
-        self._group = GroupCommitWriter(writer, STATEMENT_ORDER, self._stats,
+        self._database, self._reader = database, reader
+        self._group = GroupCommitWriter(database, STATEMENT_ORDER, self._stats,
                                         max_batch=self._max_batch)
         self._group.start()
 
     async def close(self) -> None:
         group = self._group
-        if self._writer is None or group is None or self._closing:
+        if self._database is None or group is None or self._closing:
             return
         self._closing = True
         try:
             await group.stop()
             async with group.lock:
-                writer, reader = self._writer, self._reader
-                self._writer = self._reader = None
+                database, reader = self._database, self._reader
+                self._database = self._reader = None
                 self._group = None
                 try:
                     if reader is not None:
                         await reader.close()
                 finally:
-                    await writer.close()
+                    await database.close()
         finally:
             self._closing = False
 
@@ -317,37 +316,42 @@ class SQLiteStore(SessionStore):
         return self._group
 
 
-async def _connect(path: Path) -> aiosqlite.Connection:
-    # isolation_level=None: sqlite3 issues no implicit BEGIN/COMMIT; we do.
+PRAGMAS = ("synchronous = FULL", "busy_timeout = 5000", "foreign_keys = ON")
+
+
+def _set_up_writer(connection: sqlite3.Connection) -> None:
+    """WAL and durable commits, then the schema brought up to date (on the writer's thread)."""
+    [(mode,)] = connection.execute("PRAGMA journal_mode = WAL").fetchall()
+    if mode != "wal":
+        raise StorageError(f"cannot use WAL (journal_mode is {mode})")
+    for pragma in PRAGMAS:
+        connection.execute(f"PRAGMA {pragma}")
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        [(version,)] = connection.execute("PRAGMA user_version").fetchall()
+        if version > len(MIGRATIONS):
+            raise StorageError(f"schema version {version} is newer than this build knows")
+        for script in MIGRATIONS[version:]:
+            for statement in script:
+                connection.execute(statement)
+        connection.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
+        connection.execute("COMMIT")
+    except BaseException:
+        if connection.in_transaction:
+            connection.execute("ROLLBACK")
+        raise
+
+
+async def _connect_reader(path: Path) -> aiosqlite.Connection:
+    """A read-only connection; the writer has already set the file up."""
     connection = await aiosqlite.connect(path, isolation_level=None)
     try:
-        rows = list(await connection.execute_fetchall("PRAGMA journal_mode = WAL"))
-        if rows[0][0] != "wal":
-            raise StorageError(f"{path} cannot use WAL (journal_mode is {rows[0][0]})")
-        for pragma in ("synchronous = FULL", "busy_timeout = 5000", "foreign_keys = ON"):
+        for pragma in (*PRAGMAS, "query_only = ON"):
             await connection.execute(f"PRAGMA {pragma}")
     except BaseException:
         await connection.close()
         raise
     return connection
-
-
-async def _migrate(writer: aiosqlite.Connection) -> None:
-    await writer.execute("BEGIN IMMEDIATE")
-    try:
-        rows = list(await writer.execute_fetchall("PRAGMA user_version"))
-        version = int(rows[0][0])
-        if version > len(MIGRATIONS):
-            raise StorageError(f"schema version {version} is newer than this build knows")
-        for script in MIGRATIONS[version:]:
-            for statement in script:
-                await writer.execute(statement)
-        await writer.execute(f"PRAGMA user_version = {len(MIGRATIONS)}")
-        await writer.execute("COMMIT")
-    except BaseException:
-        if writer.in_transaction:
-            await writer.execute("ROLLBACK")
-        raise
 
 
 def _mark_processed(found: Found, message_id: str) -> None:

@@ -4,8 +4,8 @@ Each caller's writes form a :class:`Unit`: an ordered list of
 ``(statement, parameters)`` operations applied all together or not at all.
 One task takes whatever units are queued and applies them in a single
 transaction, one ``executemany`` per statement kind in the writer's
-statement order, so a batch costs the same number of thread hops and one
-fsync however many units it holds.  Units queued while a batch commits form
+statement order, run as one call on the database thread: a batch costs one
+thread hop and one fsync however many units it holds.  Units queued while a batch commits form
 the next batch; nothing waits on a timer.
 
 A unit may name rows to look up inside the transaction before anything is
@@ -30,12 +30,12 @@ import sqlite3
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, Generic, TypeAlias, TypeVar
-
-import aiosqlite
 
 from storage.errors import StorageError, StoreClosed
 from storage.sqlite_schema import Operation, Params
+from storage.sqlite_thread import DatabaseThread
 
 logger = logging.getLogger(__name__)
 
@@ -81,11 +81,11 @@ class Unit(Generic[T]):
 
 
 class GroupCommitWriter:
-    """Applies :class:`Unit`\\ s to ``connection`` in shared transactions."""
+    """Applies :class:`Unit`\\ s to ``database`` in shared transactions."""
 
-    def __init__(self, connection: aiosqlite.Connection, statement_order: Sequence[str],
+    def __init__(self, database: DatabaseThread, statement_order: Sequence[str],
                  stats: CommitStats, *, max_batch: int) -> None:
-        self.connection = connection
+        self.database = database
         self.stats = stats
         # Held by every transaction; direct writes take it to run between batches.
         self.lock = asyncio.Lock()
@@ -120,12 +120,14 @@ class GroupCommitWriter:
 
     async def execute(self, what: str, sql: str, params: Params) -> int:
         """One autocommitted statement between two batches; its row count."""
+        def run(connection: sqlite3.Connection) -> int:
+            return int(connection.execute(sql, params).rowcount)
+
         async with self.lock:
             try:
-                cursor = await self.connection.execute(sql, params)
+                return await self.database.run(run)
             except sqlite3.Error as exc:
                 raise StorageError(f"{what} failed: {exc}") from exc
-            return int(cursor.rowcount)
 
     async def _write_forever(self) -> None:
         try:
@@ -201,10 +203,17 @@ class GroupCommitWriter:
 
     async def _transaction(self, units: list[Unit[Any]]) -> list[tuple[Unit[Any], Any]]:
         """Apply ``units`` in one transaction; each one's result or refusal."""
-        connection = self.connection
-        await connection.execute("BEGIN IMMEDIATE")
+        outcomes = await self.database.run(partial(self._apply, units))
+        self.stats.batches += 1
+        return outcomes
+
+    def _apply(self, units: list[Unit[Any]],
+               connection: sqlite3.Connection) -> list[tuple[Unit[Any], Any]]:
+        # On the database thread: touches only the connection and the units'
+        # own data, never the event loop (futures are settled back on it).
+        connection.execute("BEGIN IMMEDIATE")
         try:
-            found = await self._look_up(units)
+            found = _look_up(connection, units)
             outcomes = [(unit, _outcome(unit, found)) for unit in units]
             by_statement: dict[str, list[Params]] = {}
             for unit, outcome in outcomes:
@@ -213,30 +222,33 @@ class GroupCommitWriter:
                         by_statement.setdefault(statement, []).append(params)
             for statement in self._statement_order:
                 if statement in by_statement:
-                    await connection.executemany(statement, by_statement[statement])
-            await connection.execute("COMMIT")
+                    write_all(connection, statement, by_statement[statement])
+            connection.execute("COMMIT")
         except BaseException:
             if connection.in_transaction:
-                await connection.execute("ROLLBACK")
+                connection.execute("ROLLBACK")
             raise
-        self.stats.batches += 1
         return outcomes
 
-    async def _look_up(self, units: list[Unit[Any]]) -> Found:
-        wanted: dict[str, set[Any]] = {}
-        for unit in units:
-            for query, value in unit.lookups:
-                wanted.setdefault(query, set()).add(value)
-        found: Found = {}
-        for query, values in wanted.items():
-            ordered = sorted(values)
-            rows = found.setdefault(query, {})
-            for start in range(0, len(ordered), LOOKUP_CHUNK):
-                chunk = ordered[start:start + LOOKUP_CHUNK]
-                sql = query.format(marks=", ".join("?" * len(chunk)))
-                rows.update((row[0], row[1])
-                            for row in await self.connection.execute_fetchall(sql, chunk))
-        return found
+
+def write_all(connection: sqlite3.Connection, statement: str, rows: list[Params]) -> None:
+    connection.executemany(statement, rows)
+
+
+def _look_up(connection: sqlite3.Connection, units: list[Unit[Any]]) -> Found:
+    wanted: dict[str, set[Any]] = {}
+    for unit in units:
+        for query, value in unit.lookups:
+            wanted.setdefault(query, set()).add(value)
+    found: Found = {}
+    for query, values in wanted.items():
+        ordered = sorted(values)
+        rows = found.setdefault(query, {})
+        for start in range(0, len(ordered), LOOKUP_CHUNK):
+            chunk = ordered[start:start + LOOKUP_CHUNK]
+            sql = query.format(marks=", ".join("?" * len(chunk)))
+            rows.update((row[0], row[1]) for row in connection.execute(sql, chunk))
+    return found
 
 
 def _outcome(unit: Unit[Any], found: Found) -> Any:

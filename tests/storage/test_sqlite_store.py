@@ -13,7 +13,7 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from storage import sqlite_prune
+from storage import sqlite_prune, sqlite_writer
 from storage.base import Changes, InboxRecord, OrderRecord, OutboxMessage, SessionKey
 from storage.codec import MAX_SNAPSHOT_BYTES, decode_snapshot, encode_snapshot
 from storage.errors import (
@@ -237,13 +237,11 @@ async def test_a_failing_unit_fails_alone_and_the_rest_of_its_batch_lands(
 async def test_the_writer_survives_an_unexpected_error(
     store: SQLiteStore, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def broken_executemany(*args: object) -> None:
+    def broken_write(*args: object) -> None:
         raise RuntimeError("disk gremlin")
 
-    # Reaching into the connection is the only way to make the writer itself fail.
-    writer = store._writer
-    assert writer is not None
-    monkeypatch.setattr(writer, "executemany", broken_executemany)
+    # Replacing the writer's statement runner is the only way to make the writer itself fail.
+    monkeypatch.setattr(sqlite_writer, "write_all", broken_write)
     with pytest.raises(StorageError, match="disk gremlin"):
         await store.commit(change(1))
     monkeypatch.undo()
