@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +24,7 @@ from routes.dispatcher import Dispatcher
 from routes.graph import message_payload, read_receipt_payload
 from routes.messages import Inbound, Location, Outgoing
 from routes.middlewares import Update
-from storage.base import InboxRecord, OutboxMessage, SessionStore
+from storage.base import InboxRecord, OutboxMessage, SessionKey, SessionStore
 from storage.errors import AlreadyProcessed, StorageError
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class InboxProcessor:
     """
 
     def __init__(self, config: AppConfig, store: SessionStore, dispatcher: Dispatcher,
-                 on_committed: Any = None) -> None:
+                 on_committed: Callable[[SessionKey], None] | None = None) -> None:
         self.config = config
         self.store = store
         self.dispatcher = dispatcher
@@ -169,4 +169,4 @@ class InboxProcessor:
             return
         self.processed += 1
         if self.on_committed is not None:
-            self.on_committed()
+            self.on_committed(record.key)

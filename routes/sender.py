@@ -14,7 +14,6 @@ import json
 import logging
 import random
 from collections.abc import Callable
-from functools import partial
 from typing import Final
 
 import aiohttp
@@ -36,6 +35,14 @@ SEND_TIMEOUT_SECONDS: Final = 20.0
 
 
 class OutboxSender:
+    """Sends the outbox; see the module docstring.
+
+    After a commit, :meth:`wake` names the conversation that has new rows and
+    only that conversation's rows are read (from the pending index). The
+    whole queue is scanned at start-up and every ``IDLE_POLL_SECONDS``, which
+    picks up rows due again after a backoff.
+    """
+
     def __init__(self, store: SessionStore, http: aiohttp.ClientSession, graph_url: str,
                  access_token: str, clock: Callable[[], float],
                  rng: random.Random | None = None) -> None:
@@ -47,56 +54,99 @@ class OutboxSender:
         self.rng = rng or random.Random()
         self.sent = 0
         self._wakeup = asyncio.Event()
+        self._due: set[SessionKey] = set()     # conversations with new rows
         self._busy: dict[SessionKey, asyncio.Task[None]] = {}
-        # Customers whose task ended while a pass was reading: the rows it read
+        self._again: set[SessionKey] = set()   # new rows arrived while busy
+        self._receipts: set[asyncio.Task[None]] = set()
+        self._in_flight: set[int] = set()      # read receipts being sent
+        # Customers whose task ended while a scan was reading: the rows it read
         # may predate that task's last "sent" mark, so they are not acted on.
         self._ended_during_read: set[SessionKey] = set()
+        self._next_scan = 0.0
         self._stopping = False
 
-    def wake(self) -> None:
-        """New rows were committed: look for them now rather than at the next poll."""
+    def wake(self, key: SessionKey | None = None) -> None:
+        """Rows for ``key`` (or for anyone: ``None``) were committed: send them now."""
+        if key is None:
+            self._next_scan = 0.0
+        else:
+            self._due.add(key)
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Send until :meth:`stop`; rows due later (backoff) are picked up by polling."""
+        """Send until :meth:`stop`."""
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             self._wakeup.clear()
             try:
-                await self._send_due()
+                due, self._due = self._due, set()
+                for key in due:
+                    self._start(key, None)
+                if loop.time() >= self._next_scan:
+                    self._next_scan = loop.time() + IDLE_POLL_SECONDS
+                    await self._scan()
             except Exception:
                 logger.exception("outbox pass failed; retrying")
             if self._stopping:
                 break
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), IDLE_POLL_SECONDS)
+                await asyncio.wait_for(self._wakeup.wait(),
+                                       max(self._next_scan - loop.time(), 0.0))
 
     async def stop(self) -> None:
         """Stop after the sends in flight finish (their outcome is recorded)."""
         self._stopping = True
         self._wakeup.set()
-        if self._busy:
-            await asyncio.gather(*self._busy.values(), return_exceptions=True)
+        while self._busy or self._receipts:
+            await asyncio.gather(*self._busy.values(), *self._receipts,
+                                 return_exceptions=True)
 
-    async def _send_due(self) -> None:
+    async def _scan(self) -> None:
         self._ended_during_read.clear()
         rows = await self.store.pending_outbound(self.clock())
         by_customer: dict[SessionKey, list[OutboxRecord]] = {}
         for row in rows:
             by_customer.setdefault(row.key, []).append(row)
         for key, queue in by_customer.items():
-            if key in self._busy or key in self._ended_during_read:
-                continue  # the next pass (woken by the task's end) reads these afresh
-            task = asyncio.create_task(self._send_in_order(queue), name=f"send {key}")
-            self._busy[key] = task
-            task.add_done_callback(partial(self._finished, key))
+            if key not in self._ended_during_read:
+                self._start(key, queue)
 
-    def _finished(self, key: SessionKey, _: asyncio.Task[None]) -> None:
-        self._busy.pop(key, None)
-        self._ended_during_read.add(key)
-        self._wakeup.set()
+    def _start(self, key: SessionKey, rows: list[OutboxRecord] | None) -> None:
+        if key in self._busy:
+            self._again.add(key)  # its task reads again when done
+            return
+        self._busy[key] = asyncio.create_task(self._drain(key, rows), name=f"send {key}")
 
-    async def _send_in_order(self, rows: list[OutboxRecord]) -> None:
+    async def _drain(self, key: SessionKey, rows: list[OutboxRecord] | None) -> None:
+        """Send ``key``'s due rows in order, then any committed meanwhile."""
+        try:
+            while not self._stopping:
+                self._again.discard(key)
+                if rows is None:
+                    # A receipt in flight may be marked sent during the read,
+                    # leaving a stale pending copy in what was read: skip those.
+                    sending = set(self._in_flight)
+                    rows = [row for row in
+                            await self.store.pending_outbound(self.clock(), key=key)
+                            if row.id not in sending]
+                if rows and not await self._send_in_order(rows):
+                    return  # waiting for a retry: the periodic scan comes back
+                if key not in self._again:
+                    return
+                rows = None
+        finally:
+            # Synchronously with the last check: a wake from now on starts a new task.
+            del self._busy[key]
+            self._ended_during_read.add(key)
+
+    async def _send_in_order(self, rows: list[OutboxRecord]) -> bool:
+        """Send ``rows`` one at a time; ``False`` if one has to wait for a retry."""
         for row in rows:
+            if row.id in self._in_flight:
+                continue
+            if row.kind == "read":
+                self._send_receipt(row)
+                continue
             outcome = await self._post(row)
             now = self.clock()
             if isinstance(outcome, Accepted):
@@ -107,10 +157,37 @@ class OutboxSender:
                 logger.warning("send to customer=%s outbox=%d will be retried in %.1fs: %s",
                                row.key.customer_id, row.id, delay, outcome.describe())
                 await self.store.outbox_retry(row.id, now + delay, outcome.describe())
-                return  # later replies wait behind this one
+                return False  # later replies wait behind this one
             else:
                 self._log_permanent(row, outcome)
                 await self.store.outbox_failed(row.id, outcome.describe(), now)
+        return True
+
+    def _send_receipt(self, row: OutboxRecord) -> None:
+        """A read receipt goes out beside the replies, not ahead of them.
+
+        Marking a message read also marks the earlier ones, so a receipt is
+        worth one try: a failed one is recorded and not retried.
+        """
+        self._in_flight.add(row.id)
+        task = asyncio.create_task(self._receipt(row), name=f"read receipt {row.id}")
+        self._receipts.add(task)
+        task.add_done_callback(self._receipts.discard)
+
+    async def _receipt(self, row: OutboxRecord) -> None:
+        try:
+            outcome = await self._post(row)
+            if isinstance(outcome, Accepted):
+                await self.store.outbox_sent(row.id, outcome.wamid, self.clock())
+            else:
+                logger.info("read receipt to customer=%s outbox=%d not sent: %s",
+                            row.key.customer_id, row.id, outcome.describe())
+                await self.store.outbox_failed(row.id, outcome.describe(), self.clock())
+        except Exception:
+            logger.exception("read receipt outbox=%d", row.id)
+        finally:
+            self._in_flight.discard(row.id)
+            self._ended_during_read.add(row.key)
 
     async def _post(self, row: OutboxRecord) -> SendOutcome:
         url = f"{self.graph_url}/{row.phone_number_id}/messages"

@@ -60,6 +60,7 @@ class MemoryStore(SessionStore):
         self._inbox: dict[str, _InboxEntry] = {}  # in acceptance order
         self._identities: dict[str, str] = {}
         self._outbox: dict[int, OutboxRecord] = {}  # in id order
+        self._pending: dict[int, None] = {}  # ids of pending rows, in id order
         self._last_outbox_id = 0
         self._finished_at: dict[int, float] = {}  # outbox id -> when sent or given up
         self._statuses: dict[str, _StoredStatus] = {}
@@ -118,6 +119,7 @@ class MemoryStore(SessionStore):
                 phone_number_id=message.phone_number_id, body=message.body, kind=message.kind,
                 state="pending", attempts=0, not_before=changes.updated_at, wamid=None,
                 error=None, created_at=changes.updated_at)
+            self._pending[self._last_outbox_id] = None
 
     async def delete_session(self, key: SessionKey) -> bool:
         self._check_open()
@@ -202,12 +204,14 @@ class MemoryStore(SessionStore):
         self._check_open()
         return self._identities.get(user_id)
 
-    async def pending_outbound(self, now: float, limit: int = 1000) -> list[OutboxRecord]:
+    async def pending_outbound(self, now: float, limit: int = 1000,
+                               key: SessionKey | None = None) -> list[OutboxRecord]:
         self._check_open()
         waiting: set[SessionKey] = set()
         due: list[OutboxRecord] = []
-        for row in self._outbox.values():
-            if row.state != "pending" or row.key in waiting:
+        for outbox_id in self._pending:
+            row = self._outbox[outbox_id]
+            if (key is not None and row.key != key) or row.key in waiting:
                 continue
             if row.not_before > now:
                 waiting.add(row.key)
@@ -268,7 +272,9 @@ class MemoryStore(SessionStore):
     def _update_pending(self, outbox_id: int, **fields: Any) -> None:
         row = self._outbox.get(outbox_id)
         if row is not None and row.state == "pending":
-            self._outbox[outbox_id] = replace(row, **fields)
+            self._outbox[outbox_id] = updated = replace(row, **fields)
+            if updated.state != "pending":
+                del self._pending[outbox_id]
 
     def _check_open(self) -> None:
         if not self._is_open:

@@ -65,11 +65,16 @@ class FakeGraph:
         self.arrivals: list[bytes] = []
         self._closing = asyncio.Event()
         self._script: deque[_ScriptedFailure] = deque()
+        self._read_script: deque[_ScriptedFailure] = deque()
         self._changed = asyncio.Condition()
 
     def fail_next(self, times: int, code: int, http_status: int = 400) -> None:
         """Answer the next ``times`` message sends with Meta's error ``code``."""
         self._script.extend(_ScriptedFailure(code, http_status) for _ in range(times))
+
+    def fail_next_read(self, times: int, code: int, http_status: int = 400) -> None:
+        """Answer the next ``times`` read receipts with Meta's error ``code``."""
+        self._read_script.extend(_ScriptedFailure(code, http_status) for _ in range(times))
 
     # A plain timeout argument (ASYNC109) so that a test failure says how many arrived.
     async def wait_for_sends(self, n: int, timeout: float = 5.0) -> list[RecordedRequest]:  # noqa: ASYNC109
@@ -124,6 +129,10 @@ class FakeGraph:
             return _error(401, 190, "Error validating access token")
         recorded = RecordedRequest(phone_number_id, body, authorization)
         if body.get("status") == "read":
+            if self._read_script:
+                failure = self._read_script.popleft()
+                self.failures.append(recorded)
+                return _error(failure.http_status, failure.code, f"scripted error {failure.code}")
             self.reads.append(recorded)
             return web.json_response({"success": True})
         if self._script:

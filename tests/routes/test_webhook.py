@@ -234,3 +234,15 @@ async def test_window_closed_is_not_retried(client: Client, graph: FakeGraph) ->
     [row] = [row for row in await client.app[STORE].list_outbox(AMIRA) if row.kind == "message"]
     assert row.state == "failed"
     assert "131047" in (row.error or "")
+
+
+async def test_a_failed_read_receipt_neither_holds_up_the_reply_nor_is_retried(
+        client: Client, graph: FakeGraph) -> None:
+    graph.fail_next_read(1, 130429, 429)
+    assert await post(client, fixture("text.json")) == 200
+    await settle(client)
+    await asyncio.sleep(0.3)
+    assert len(graph.failures) == 1 and graph.reads == []
+    assert "Welcome to Luigi's Pizzeria!" in bodies_to(graph, "+447700900123")[0]
+    [receipt] = [row for row in await client.app[STORE].list_outbox(AMIRA) if row.kind == "read"]
+    assert (receipt.state, receipt.attempts) == ("failed", 1)
