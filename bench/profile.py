@@ -55,7 +55,7 @@ class Profiler:
     async def start(self, pid: int, duration: float) -> None:
         self._process = await asyncio.create_subprocess_exec(
             "py-spy", "record", "--pid", str(pid), "--duration", str(max(1, round(duration))),
-            "--rate", str(SAMPLE_RATE_HZ), "--format", "raw", "--nonblocking",
+            "--rate", str(SAMPLE_RATE_HZ), "--format", "raw", "--nonblocking", "--gil",
             "-o", str(self.output),
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
 

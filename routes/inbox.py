@@ -13,9 +13,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Any, Final
 
 import msgpack
 
@@ -28,6 +30,8 @@ from storage.base import InboxRecord, OutboxMessage, SessionKey, SessionStore
 from storage.errors import AlreadyProcessed, StorageError
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_CONCURRENCY: Final = 32  # customers processed at once
 
 
 def encode_inbound(inbound: Inbound) -> bytes:
@@ -81,30 +85,68 @@ class InboxProcessor:
     """
 
     def __init__(self, config: AppConfig, store: SessionStore, dispatcher: Dispatcher,
-                 on_committed: Callable[[SessionKey], None] | None = None) -> None:
+                 on_committed: Callable[[SessionKey], None] | None = None, *,
+                 concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.config = config
         self.store = store
         self.dispatcher = dispatcher
         self.on_committed = on_committed
+        self.concurrency = concurrency
+        self._in_flight: set[str] = set()      # message ids submitted and not finished
+        self._waiting: dict[SessionKey, deque[InboxRecord]] = {}  # per customer, FIFO
+        self._ready: deque[SessionKey] = deque()  # waiting, and none of theirs running
+        self._running: set[SessionKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._in_flight: set[str] = set()
         self.processed = 0
 
     def __len__(self) -> int:
-        return len(self._tasks)
+        """Messages submitted and not yet finished."""
+        return len(self._in_flight)
+
+    @property
+    def active(self) -> int:
+        """Customers whose message is being processed right now."""
+        return len(self._running)
 
     def submit(self, record: InboxRecord) -> bool:
-        """Process ``record`` soon, unless it already is; call in arrival order.
+        """Process ``record`` after the customer's earlier ones, unless it already is.
 
-        The customer lock's queue is FIFO, so submission order is processing order.
+        At most ``concurrency`` customers are served at once, each one message
+        at a time; the others wait their turn here (they are already durable
+        in the inbox). A burst is acknowledged at full speed and worked off
+        at the speed processing allows, with no customer queued behind another.
         """
         if record.message_id in self._in_flight:
             return False
         self._in_flight.add(record.message_id)
-        task = asyncio.create_task(self._process(record), name=f"inbox {record.message_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        queue = self._waiting.get(record.key)
+        if queue is None:
+            queue = self._waiting[record.key] = deque()
+            if record.key not in self._running:
+                self._ready.append(record.key)
+        queue.append(record)
+        self._start_ready()
         return True
+
+    def _start_ready(self) -> None:
+        while self._ready and len(self._running) < self.concurrency:
+            key = self._ready.popleft()
+            queue = self._waiting[key]
+            record = queue.popleft()
+            if not queue:
+                del self._waiting[key]
+            self._running.add(key)
+            task = asyncio.create_task(self._process(record),
+                                       name=f"inbox {record.message_id}")
+            self._tasks.add(task)
+            task.add_done_callback(partial(self._finished, key))
+
+    def _finished(self, key: SessionKey, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        self._running.discard(key)
+        if key in self._waiting:
+            self._ready.append(key)
+        self._start_ready()
 
     async def recover(self, limit: int = 1_000_000) -> int:
         """At start-up: submit every acknowledged, unprocessed row; returns how many.
@@ -139,6 +181,7 @@ class InboxProcessor:
         """Wait for every submitted message to be processed."""
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await asyncio.sleep(0)  # let done callbacks start what was waiting
 
     async def _process(self, record: InboxRecord) -> None:
         try:

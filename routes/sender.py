@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS: Final = 1.0
 SEND_TIMEOUT_SECONDS: Final = 20.0
+SEND_TIMEOUT: Final = aiohttp.ClientTimeout(SEND_TIMEOUT_SECONDS)
 
 
 class OutboxSender:
@@ -50,6 +51,8 @@ class OutboxSender:
         self.http = http
         self.graph_url = graph_url.rstrip("/")
         self.access_token = access_token
+        self._headers = {"Authorization": f"Bearer {access_token}",
+                         "Content-Type": "application/json"}
         self.clock = clock
         self.rng = rng or random.Random()
         self.sent = 0
@@ -191,12 +194,9 @@ class OutboxSender:
 
     async def _post(self, row: OutboxRecord) -> SendOutcome:
         url = f"{self.graph_url}/{row.phone_number_id}/messages"
-        headers = {"Authorization": f"Bearer {self.access_token}",
-                   "Content-Type": "application/json"}
         try:
-            async with self.http.post(url, data=row.body.encode(), headers=headers,
-                                      timeout=aiohttp.ClientTimeout(SEND_TIMEOUT_SECONDS)
-                                      ) as response:
+            async with self.http.post(url, data=row.body.encode(), headers=self._headers,
+                                      timeout=SEND_TIMEOUT) as response:
                 try:
                     body = await response.json(content_type=None)
                 except (ValueError, aiohttp.ContentTypeError):

@@ -61,6 +61,7 @@ class MemoryStore(SessionStore):
         self._identities: dict[str, str] = {}
         self._outbox: dict[int, OutboxRecord] = {}  # in id order
         self._pending: dict[int, None] = {}  # ids of pending rows, in id order
+        self._pending_of: dict[SessionKey, dict[int, None]] = {}  # the same, per conversation
         self._last_outbox_id = 0
         self._finished_at: dict[int, float] = {}  # outbox id -> when sent or given up
         self._statuses: dict[str, _StoredStatus] = {}
@@ -120,6 +121,7 @@ class MemoryStore(SessionStore):
                 state="pending", attempts=0, not_before=changes.updated_at, wamid=None,
                 error=None, created_at=changes.updated_at)
             self._pending[self._last_outbox_id] = None
+            self._pending_of.setdefault(message.key, {})[self._last_outbox_id] = None
 
     async def delete_session(self, key: SessionKey) -> bool:
         self._check_open()
@@ -209,9 +211,10 @@ class MemoryStore(SessionStore):
         self._check_open()
         waiting: set[SessionKey] = set()
         due: list[OutboxRecord] = []
-        for outbox_id in self._pending:
+        pending = self._pending if key is None else self._pending_of.get(key, {})
+        for outbox_id in pending:
             row = self._outbox[outbox_id]
-            if (key is not None and row.key != key) or row.key in waiting:
+            if row.key in waiting:
                 continue
             if row.not_before > now:
                 waiting.add(row.key)
@@ -275,6 +278,10 @@ class MemoryStore(SessionStore):
             self._outbox[outbox_id] = updated = replace(row, **fields)
             if updated.state != "pending":
                 del self._pending[outbox_id]
+                of_key = self._pending_of[row.key]
+                del of_key[outbox_id]
+                if not of_key:
+                    del self._pending_of[row.key]
 
     def _check_open(self) -> None:
         if not self._is_open:
