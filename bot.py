@@ -311,8 +311,9 @@ async def _channel(app: web.Application) -> AsyncIterator[None]:
                               settings.clock)
         repository = SessionRepository(store, cache_size=settings.config.storage.cache_size)
         dispatcher = Dispatcher(settings.config, repository, conversation,
-                                clock=settings.clock, outbox=whatsapp_outbox)
-        inbox = InboxProcessor(settings.config, store, dispatcher, on_committed=sender.wake)
+                                clock=settings.clock, outbox=whatsapp_outbox,
+                                on_queued=sender.enqueue)
+        inbox = InboxProcessor(settings.config, store, dispatcher)
         app[SENDER], app[INBOX] = sender, inbox
         app[WEBHOOK] = WhatsAppWebhook(settings.config, store, inbox,
                                        app_secret=settings.app_secret,

@@ -36,7 +36,7 @@ from fsm.config import AppConfig, Restaurant
 from routes.conversation import conversation
 from routes.dispatcher import Dispatcher
 from routes.inbox import ReplyAddress, whatsapp_outbox
-from storage.base import Changes, SessionKey
+from storage.base import Changes, OutboxRecord, SessionKey
 from storage.memory import MemoryStore
 from storage.sessions import SessionRepository
 
@@ -56,9 +56,10 @@ class ReplayStore(MemoryStore):
         self._check_open()
         return snapshot_of(int(key.customer_id[4:]), self.snapshots)
 
-    async def commit(self, changes: Changes) -> None:
+    async def commit(self, changes: Changes) -> list[OutboxRecord]:
         self._check_open()
         self.commits += 1
+        return []
 
 
 def rss_kb() -> int:

@@ -22,6 +22,7 @@ from routes.middlewares import (
     CustomerLocks,
     Middleware,
     NextStep,
+    OnQueued,
     OutboxWriter,
     SessionExpiry,
     SessionLifecycle,
@@ -46,7 +47,8 @@ class Dispatcher:
 
     def __init__(self, config: AppConfig, repository: SessionRepository, router: Router, *,
                  machine: ConversationMachine | None = None, clock: Clock = time.time,
-                 rng: random.Random | None = None, outbox: OutboxWriter | None = None) -> None:
+                 rng: random.Random | None = None, outbox: OutboxWriter | None = None,
+                 on_queued: OnQueued | None = None) -> None:
         self.config = config
         self.repository = repository
         self.router = router
@@ -59,7 +61,7 @@ class Dispatcher:
         self.locks = CustomerLocks()
         self.middlewares: list[Middleware] = [
             self.locks,
-            SessionLifecycle(repository, outbox),
+            SessionLifecycle(repository, outbox, on_queued),
             SessionExpiry(config.session.ttl_minutes * 60),
         ]
 

@@ -17,7 +17,14 @@ from fsm.config import Restaurant
 from fsm.session import Session
 from routes.context import Effects
 from routes.messages import Inbound, Outgoing
-from storage.base import Changes, DraftRecord, OutboxMessage, QuarantineRecord, SessionKey
+from storage.base import (
+    Changes,
+    DraftRecord,
+    OutboxMessage,
+    OutboxRecord,
+    QuarantineRecord,
+    SessionKey,
+)
 from storage.errors import DuplicateOrderReference
 from storage.sessions import SessionRepository
 
@@ -72,6 +79,8 @@ class OutboxWriter(Protocol):
     def __call__(self, update: Update, replies: Sequence[Outgoing]) -> list[OutboxMessage]: ...
 
 
+# Told of the outbox rows a commit queued, once they are durable (the sender).
+OnQueued = Callable[[SessionKey, list[OutboxRecord]], None]
 NextStep = Callable[[Update], Awaitable[None]]
 Middleware = Callable[[NextStep, Update], Awaitable[None]]
 
@@ -116,10 +125,11 @@ class SessionLifecycle:
     rows of one message go into one :class:`Changes`: one transaction.
     """
 
-    def __init__(self, repository: SessionRepository,
-                 outbox: OutboxWriter | None = None) -> None:
+    def __init__(self, repository: SessionRepository, outbox: OutboxWriter | None = None,
+                 on_queued: OnQueued | None = None) -> None:
         self.repository = repository
         self.outbox = outbox
+        self.on_queued = on_queued
 
     async def __call__(self, call_next: NextStep, update: Update) -> None:
         for attempt in range(1, REFERENCE_ATTEMPTS + 1):
@@ -153,13 +163,17 @@ class SessionLifecycle:
             # so a message that breaks a handler is not retried for ever.
             self.repository.forget(update.key)
             if update.message_id is not None:
-                await self.repository.store.commit(changes)
+                self._queued(update.key, await self.repository.store.commit(changes))
             return
         session.last_activity = update.now
         changes.orders = list(update.effects.orders)
         changes.drafts = list(update.effects.drafts)
         changes.quarantine = update.quarantine
-        await self.repository.save(session, changes)
+        self._queued(update.key, await self.repository.save(session, changes))
+
+    def _queued(self, key: SessionKey, rows: list[OutboxRecord]) -> None:
+        if rows and self.on_queued is not None:
+            self.on_queued(key, rows)
 
 
 class SessionExpiry:

@@ -1,9 +1,9 @@
 """The outbox sender: each customer's replies, in order, one at a time, to Graph.
 
-Rows are read from the store (they were committed with the change that
-caused them), so a reply survives a crash between commit and send.  A reply
-in flight at the instant of a crash may be sent twice: Meta accepted it but
-``outbox_sent`` was not yet written.  That is the only duplicate possible.
+Rows are committed with the change that caused them, so a reply survives a
+crash between commit and send: the next start finds it in the store.  A
+reply in flight at the instant of a crash may be sent twice: Meta accepted it
+but ``outbox_sent`` was not yet written.  That is the only duplicate possible.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ SEND_TIMEOUT: Final = aiohttp.ClientTimeout(SEND_TIMEOUT_SECONDS)
 class OutboxSender:
     """Sends the outbox; see the module docstring.
 
-    After a commit, :meth:`wake` names the conversation that has new rows and
-    only that conversation's rows are read (from the pending index). The
-    whole queue is scanned at start-up and every ``IDLE_POLL_SECONDS``, which
-    picks up rows due again after a backoff.
+    A commit hands its rows over (:meth:`enqueue`) once they are durable, so
+    the common path never reads the outbox back. The whole queue is scanned
+    at start-up and every ``IDLE_POLL_SECONDS``: that picks up rows due again
+    after a backoff, and anything left from before a restart.
     """
 
     def __init__(self, store: SessionStore, http: aiohttp.ClientSession, graph_url: str,
@@ -57,39 +57,41 @@ class OutboxSender:
         self.rng = rng or random.Random()
         self.sent = 0
         self._wakeup = asyncio.Event()
-        self._due: set[SessionKey] = set()     # conversations with new rows
+        self._queued: dict[SessionKey, list[OutboxRecord]] = {}  # handed over, not started
         self._busy: dict[SessionKey, asyncio.Task[None]] = {}
-        self._again: set[SessionKey] = set()   # new rows arrived while busy
+        self._held: set[SessionKey] = set()  # a row waits for a retry: the rest wait too
         self._receipts: set[asyncio.Task[None]] = set()
         self._in_flight: set[int] = set()      # read receipts being sent
-        # Customers whose task ended while a scan was reading: the rows it read
-        # may predate that task's last "sent" mark, so they are not acted on.
+        # Customers whose sending ended while a scan was reading: the rows it
+        # read may predate their last "sent" mark, so they are not acted on.
         self._ended_during_read: set[SessionKey] = set()
         self._next_scan = 0.0
         self._stopping = False
 
-    def wake(self, key: SessionKey | None = None) -> None:
-        """Rows for ``key`` (or for anyone: ``None``) were committed: send them now."""
-        if key is None:
-            self._next_scan = 0.0
-        else:
-            self._due.add(key)
+    def enqueue(self, key: SessionKey, rows: list[OutboxRecord]) -> None:
+        """``rows`` were just committed for ``key``: send them after its earlier ones."""
+        if self._stopping or key in self._held:
+            return  # durable: the next start, or the scan once the retry is due, sends them
+        self._queued.setdefault(key, []).extend(rows)
+        if key not in self._busy:
+            self._start(key, None)
+
+    def wake(self) -> None:
+        """Scan the whole queue now rather than at the next poll."""
+        self._next_scan = 0.0
         self._wakeup.set()
 
     async def run(self) -> None:
-        """Send until :meth:`stop`."""
+        """Scan periodically until :meth:`stop`; sending happens in per-customer tasks."""
         loop = asyncio.get_running_loop()
         while not self._stopping:
             self._wakeup.clear()
-            try:
-                due, self._due = self._due, set()
-                for key in due:
-                    self._start(key, None)
-                if loop.time() >= self._next_scan:
-                    self._next_scan = loop.time() + IDLE_POLL_SECONDS
+            if loop.time() >= self._next_scan:
+                self._next_scan = loop.time() + IDLE_POLL_SECONDS
+                try:
                     await self._scan()
-            except Exception:
-                logger.exception("outbox pass failed; retrying")
+                except Exception:
+                    logger.exception("outbox scan failed; retrying")
             if self._stopping:
                 break
             with contextlib.suppress(TimeoutError):
@@ -111,34 +113,33 @@ class OutboxSender:
         for row in rows:
             by_customer.setdefault(row.key, []).append(row)
         for key, queue in by_customer.items():
-            if key not in self._ended_during_read:
+            if key not in self._busy and key not in self._ended_during_read:
+                self._held.discard(key)  # its retry is due: it heads the rows read
                 self._start(key, queue)
 
     def _start(self, key: SessionKey, rows: list[OutboxRecord] | None) -> None:
-        if key in self._busy:
-            self._again.add(key)  # its task reads again when done
-            return
         self._busy[key] = asyncio.create_task(self._drain(key, rows), name=f"send {key}")
 
     async def _drain(self, key: SessionKey, rows: list[OutboxRecord] | None) -> None:
-        """Send ``key``'s due rows in order, then any committed meanwhile."""
+        """Send ``rows``, then whatever is handed over for ``key`` meanwhile, in id order."""
+        handled_upto = 0  # a row both scanned and handed over is sent once
         try:
             while not self._stopping:
-                self._again.discard(key)
                 if rows is None:
-                    # A receipt in flight may be marked sent during the read,
-                    # leaving a stale pending copy in what was read: skip those.
-                    sending = set(self._in_flight)
-                    rows = [row for row in
-                            await self.store.pending_outbound(self.clock(), key=key)
-                            if row.id not in sending]
-                if rows and not await self._send_in_order(rows):
-                    return  # waiting for a retry: the periodic scan comes back
-                if key not in self._again:
-                    return
+                    rows = self._queued.pop(key, None)
+                    if rows is None:
+                        return
+                fresh = [row for row in rows if row.id > handled_upto]
+                if fresh:
+                    handled_upto = fresh[-1].id
+                    if not await self._send_in_order(fresh):
+                        # The rest wait behind the retry; the scan brings them back.
+                        self._held.add(key)
+                        self._queued.pop(key, None)
+                        return
                 rows = None
         finally:
-            # Synchronously with the last check: a wake from now on starts a new task.
+            # Synchronously with the last check: from now on enqueue starts a new task.
             del self._busy[key]
             self._ended_during_read.add(key)
 

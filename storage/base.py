@@ -162,8 +162,11 @@ class SessionStore(ABC):
         """Return the last committed snapshot of ``key``, or ``None``."""
 
     @abstractmethod
-    async def commit(self, changes: Changes) -> None:
+    async def commit(self, changes: Changes) -> list[OutboxRecord]:
         """Apply ``changes`` atomically; return once they are durable.
+
+        Returns the outbox rows it queued, with their ids, in order: the
+        sender can start on them without reading them back.
 
         With ``changes.inbox_processed`` set, the commit is the one and only
         processing of that inbox message: if the message is already marked

@@ -77,7 +77,7 @@ class MemoryStore(SessionStore):
         row = self._sessions.get(key)
         return None if row is None else row.snapshot
 
-    async def commit(self, changes: Changes) -> None:
+    async def commit(self, changes: Changes) -> list[OutboxRecord]:
         self._check_open()
         # Everything that can fail happens before the first mutation, so a
         # refused commit leaves no trace — as a rolled-back transaction would.
@@ -113,15 +113,18 @@ class MemoryStore(SessionStore):
         if inbox_entry is not None:
             self._inbox[inbox_entry.record.message_id] = replace(
                 inbox_entry, processed_at=changes.updated_at)
+        queued: list[OutboxRecord] = []
         for message in changes.outbox:
             self._last_outbox_id += 1
-            self._outbox[self._last_outbox_id] = OutboxRecord(
+            self._outbox[self._last_outbox_id] = row = OutboxRecord(
                 id=self._last_outbox_id, key=message.key,
                 phone_number_id=message.phone_number_id, body=message.body, kind=message.kind,
                 state="pending", attempts=0, not_before=changes.updated_at, wamid=None,
                 error=None, created_at=changes.updated_at)
             self._pending[self._last_outbox_id] = None
             self._pending_of.setdefault(message.key, {})[self._last_outbox_id] = None
+            queued.append(row)
+        return queued
 
     async def delete_session(self, key: SessionKey) -> bool:
         self._check_open()

@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 from fsm.errors import SnapshotError
 from fsm.session import Session
-from storage.base import Changes, QuarantineRecord, SessionKey, SessionStore
+from storage.base import Changes, OutboxRecord, QuarantineRecord, SessionKey, SessionStore
 from storage.codec import decode_snapshot, encode_snapshot
 from storage.errors import CorruptSnapshot, SnapshotTooLarge
 
@@ -52,16 +52,20 @@ class SessionRepository:
             fresh = Session(welcomed=True)
             return fresh, QuarantineRecord(key, blob, str(exc), now)
 
-    async def save(self, session: Session, changes: Changes) -> None:
-        """Write ``session`` with the rest of ``changes`` in one durable commit."""
+    async def save(self, session: Session, changes: Changes) -> list[OutboxRecord]:
+        """Write ``session`` with the rest of ``changes`` in one durable commit.
+
+        Returns the outbox rows the commit queued.
+        """
         changes.snapshot = encode_snapshot(session.to_snapshot())
         try:
-            await self.store.commit(changes)
+            queued = await self.store.commit(changes)
         except BaseException:
             # The cached object may be ahead of what is stored now.
             self.forget(changes.key)
             raise
         self._remember(changes.key, session)
+        return queued
 
     def forget(self, key: SessionKey) -> None:
         self._cache.pop(key, None)

@@ -36,6 +36,7 @@ from storage.sqlite_schema import (
     INBOX_COLUMNS,
     LOOKUP_INBOX,
     LOOKUP_STATUS,
+    MAX_OUTBOX_ID,
     MIGRATIONS,
     ORDER_COLUMNS,
     OUTBOX_COLUMNS,
@@ -53,6 +54,7 @@ from storage.sqlite_schema import (
     key_params,
     order_from_row,
     outbox_from_row,
+    queued_rows,
 )
 from storage.sqlite_thread import DatabaseThread
 from storage.sqlite_writer import CommitStats, Found, GroupCommitWriter, Unit, no_result
@@ -75,6 +77,7 @@ class SQLiteStore(SessionStore):
         self._stats = CommitStats()
         self._max_batch = max_batch
         self._database: DatabaseThread | None = None
+        self._last_outbox_id = 0
         self._reader: aiosqlite.Connection | None = None
         self._group: GroupCommitWriter | None = None
         self._closing = False
@@ -101,6 +104,7 @@ class SQLiteStore(SessionStore):
             await database.close()
             raise
         self._database, self._reader = database, reader
+        [(self._last_outbox_id,)] = await self._read(MAX_OUTBOX_ID, ())
         self._group = GroupCommitWriter(database, STATEMENT_ORDER, self._stats,
                                         max_batch=self._max_batch)
         self._group.start()
@@ -124,15 +128,19 @@ class SQLiteStore(SessionStore):
         finally:
             self._closing = False
 
-    async def commit(self, changes: Changes) -> None:
+    async def commit(self, changes: Changes) -> list[OutboxRecord]:
         """Queue ``changes`` for the next group commit and wait until durable.
 
         A caller cancelled while waiting does not withdraw its changes.
         """
         group = self._open_writer()
-        operations = commit_operations(changes)
+        queued = queued_rows(changes, self._last_outbox_id + 1)
+        operations = commit_operations(changes, queued)
         if not operations:
-            return
+            return []
+        # Ids are handed out in submission order; a customer's commits keep
+        # theirs (they share a claim), and ids of a refused commit stay unused.
+        self._last_outbox_id += len(queued)
         label = f"commit for {changes.key}"
         message_id = changes.inbox_processed
         claims = frozenset({("session", changes.key)})
@@ -143,6 +151,7 @@ class SQLiteStore(SessionStore):
                         claims, lookups=((LOOKUP_INBOX, message_id),))
         unit.explain = lambda exc: _commit_error(changes, label, exc)
         await group.submit(unit)
+        return queued
 
     async def accept_inbound(self, records: Sequence[InboxRecord],
                              identities: Sequence[tuple[str, str]] = ()) -> list[str]:

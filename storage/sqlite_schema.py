@@ -103,11 +103,14 @@ INSERT_DRAFT: Final = """
 INSERT INTO drafts (restaurant_id, customer_id, reason, cart, created_at) VALUES (?, ?, ?, ?, ?)
 """
 MARK_PROCESSED: Final = "UPDATE inbox SET processed_at = ? WHERE message_id = ?"
+# The id is chosen by the store (the writer is the only one inserting), so a
+# commit can hand its rows to the sender without reading them back.
 INSERT_OUTBOX: Final = """
-INSERT INTO outbox (restaurant_id, customer_id, phone_number_id, body, kind, state, attempts,
-                    not_before, created_at)
-VALUES (?, ?, ?, ?, ?, 'pending', 0, ?, ?)
+INSERT INTO outbox (id, restaurant_id, customer_id, phone_number_id, body, kind, state,
+                    attempts, not_before, created_at)
+VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
 """
+MAX_OUTBOX_ID: Final = "SELECT coalesce(max(id), 0) FROM outbox"
 INSERT_INBOX: Final = """
 INSERT INTO inbox (message_id, restaurant_id, customer_id, phone_number_id, wa_id, user_id,
                    sent_at, received_at, payload)
@@ -179,7 +182,8 @@ ORDER BY +queued.id LIMIT ?2
 """
 
 
-def commit_operations(changes: Changes) -> list[Operation]:
+def commit_operations(changes: Changes, outbox: Sequence[OutboxRecord]) -> list[Operation]:
+    """The statements of one commit; ``outbox`` is ``changes.outbox`` numbered (queued_rows)."""
     key = key_params(changes.key)
     operations: list[Operation] = []
     if changes.quarantine is not None:
@@ -208,11 +212,21 @@ def commit_operations(changes: Changes) -> list[Operation]:
     if changes.inbox_processed is not None:
         operations.append((MARK_PROCESSED, (changes.updated_at, changes.inbox_processed)))
     operations.extend(
-        (INSERT_OUTBOX, (*key_params(message.key), message.phone_number_id, message.body,
-                         message.kind, changes.updated_at, changes.updated_at))
-        for message in changes.outbox
+        (INSERT_OUTBOX, (row.id, *key_params(row.key), row.phone_number_id, row.body,
+                         row.kind, row.not_before, row.created_at))
+        for row in outbox
     )
     return operations
+
+
+def queued_rows(changes: Changes, first_id: int) -> list[OutboxRecord]:
+    """``changes.outbox`` as the pending rows they become, numbered from ``first_id``."""
+    return [OutboxRecord(id=first_id + n, key=message.key,
+                         phone_number_id=message.phone_number_id, body=message.body,
+                         kind=message.kind, state="pending", attempts=0,
+                         not_before=changes.updated_at, wamid=None, error=None,
+                         created_at=changes.updated_at)
+            for n, message in enumerate(changes.outbox)]
 
 
 def accept_operations(records: Sequence[InboxRecord],

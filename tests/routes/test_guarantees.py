@@ -14,7 +14,7 @@ from routes.dispatcher import Dispatcher
 from routes.messages import Inbound, Location, options_of
 from routes.middlewares import EXPIRED_NOTICE, QUARANTINE_NOTICE
 from routes.questions import question_for
-from storage.base import Changes, SessionKey, SessionStore
+from storage.base import Changes, OutboxRecord, SessionKey, SessionStore
 from storage.codec import decode_snapshot, encode_snapshot
 from storage.memory import MemoryStore
 from storage.sqlite import SQLiteStore
@@ -171,9 +171,9 @@ class SlowCommitStore(MemoryStore):
         super().__init__()
         self.delay = delay
 
-    async def commit(self, changes: Changes) -> None:
+    async def commit(self, changes: Changes) -> list[OutboxRecord]:
         await asyncio.sleep(self.delay)
-        await super().commit(changes)
+        return await super().commit(changes)
 
 
 async def test_session_expires_after_ttl(amira: Customer, clock: FakeClock,

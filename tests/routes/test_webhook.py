@@ -224,6 +224,21 @@ async def test_transient_graph_errors_are_retried(client: Client, graph: FakeGra
     assert graph.sends[0].body == graph.failures[0].body
 
 
+async def test_later_replies_wait_behind_one_being_retried(client: Client,
+                                                           graph: FakeGraph) -> None:
+    graph.fail_next(1, 130429, 429)
+    assert await post(client, fixture("text.json")) == 200
+    for _ in range(500):  # until the first reply has failed once
+        if graph.failures:
+            break
+        await asyncio.sleep(0.01)
+    assert await post(client, fixture("button_reply.json")) == 200  # answered meanwhile
+    await graph.wait_for_sends(2, timeout=15)
+    first, second = bodies_to(graph, "+447700900123")
+    assert "Welcome to Luigi's Pizzeria!" in first
+    assert "Welcome" not in second
+
+
 async def test_window_closed_is_not_retried(client: Client, graph: FakeGraph) -> None:
     graph.fail_next(1, 131047)
     assert await post(client, fixture("text.json")) == 200

@@ -185,7 +185,7 @@ async def test_a_refused_processing_commit_does_not_redo_its_batch(
     results = await asyncio.gather(*(store.commit(processed(i)) for i in range(50)),
                                    return_exceptions=True)
 
-    assert [i for i, result in enumerate(results) if result is not None] == [25]
+    assert [i for i, result in enumerate(results) if isinstance(result, BaseException)] == [25]
     assert isinstance(results[25], AlreadyProcessed)
     # Refused before anything was written: no rollback, no one-by-one retry.
     assert store.commit_batches - batches_before <= 2
@@ -222,7 +222,8 @@ async def test_a_failing_unit_fails_alone_and_the_rest_of_its_batch_lands(
         return_exceptions=True,
     )
 
-    failed = [i for i, result in enumerate(results, start=1) if result is not None]
+    failed = [i for i, result in enumerate(results, start=1)
+              if isinstance(result, BaseException)]
     assert failed == [25]
     assert isinstance(results[24], DuplicateOrderReference)
     assert await store.load_snapshot(key(25)) is None
