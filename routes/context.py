@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Final
 
 from fsm import machine as states
@@ -22,6 +22,7 @@ _SPACES: Final = re.compile(r"\s+")
 _CATALOGUE_STATES: Final = frozenset((*states.ORDERING, states.CHECKOUT_CONFIRMATION))
 
 
+@lru_cache(maxsize=4096)  # option titles recur on every typed message
 def normalize(raw: str) -> str:
     """Lower case, punctuation and repeated spaces removed: how typed text is compared."""
     return _SPACES.sub(" ", _NOT_WORD.sub("", raw.lower())).strip()
