@@ -35,6 +35,7 @@ from routes.graphviz import GraphvizError, render_graphviz
 from routes.inbox import InboxProcessor, whatsapp_outbox
 from routes.sender import OutboxSender
 from routes.terminal import parse_line, render
+from routes.upkeep import maintain
 from routes.webhook import MAX_BODY_BYTES, WhatsAppWebhook
 from storage.base import SessionKey, SessionStore
 from storage.codec import decode_snapshot
@@ -220,10 +221,6 @@ def diagram(args: argparse.Namespace, out: BinaryIO) -> None:
         raise UsageError(f"{output or 'stdout'}: {exc.strerror}") from exc
 
 
-INBOX_RETENTION_SECONDS: Final = 8 * 24 * 3600  # Meta retries for 7 days; keep ids longer
-OUTBOX_RETENTION_SECONDS: Final = 30 * 24 * 3600  # what was sent, for disputes; orders stay
-PRUNE_INTERVAL_SECONDS: Final = 3600.0
-SWEEP_INTERVAL_SECONDS: Final = 30.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -320,7 +317,7 @@ async def _channel(app: web.Application) -> AsyncIterator[None]:
                                        verify_token=settings.verify_token, clock=settings.clock)
         await inbox.recover()
         sending = asyncio.create_task(sender.run(), name="outbox sender")
-        upkeep = asyncio.create_task(maintain(settings, store, inbox), name="maintenance")
+        upkeep = asyncio.create_task(maintain(settings.clock, store, inbox), name="maintenance")
         try:
             yield
         finally:
@@ -329,30 +326,6 @@ async def _channel(app: web.Application) -> AsyncIterator[None]:
             await inbox.drain()
             await sender.stop()
             await sending
-
-
-async def maintain(settings: Settings, store: SessionStore, inbox: InboxProcessor,
-                   interval: float = SWEEP_INTERVAL_SECONDS) -> None:
-    """In the background: retry messages whose commit failed; prune old rows.
-
-    Once an hour, inbox ids past Meta's redelivery window and replies finished
-    more than 30 days ago are pruned (in small chunks: commits go on meanwhile).
-    """
-    next_prune = 0.0
-    while True:
-        now = settings.clock()
-        try:
-            if now >= next_prune:
-                ids = await store.prune_inbox(now - INBOX_RETENTION_SECONDS)
-                replies = await store.prune_outbox(now - OUTBOX_RETENTION_SECONDS)
-                if ids or replies:
-                    logger.info("pruned %d inbox ids and %d sent replies past retention",
-                                ids, replies)
-                next_prune = now + PRUNE_INTERVAL_SECONDS
-            await inbox.sweep(received_before=now - interval)
-        except StorageError as exc:
-            logger.error("maintenance: %s", exc)
-        await asyncio.sleep(interval)
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot import INBOX, SETTINGS, STORE, maintain
+from bot import INBOX, SETTINGS, STORE
+from routes.upkeep import maintain
 from storage.base import Changes
 from storage.errors import StorageError
 from tests.fake_graph import FakeGraph
@@ -28,7 +29,7 @@ TEXT_ID = "wamid.HBgMNDQ3NzAwOTAwMTIzFQIAEhgUM0EwMDAwMDAwMDAwMDAwMDAwMDEA"
 @contextlib.asynccontextmanager
 async def maintaining(client: Client, interval: float) -> AsyncIterator[None]:
     app = client.app
-    task = asyncio.create_task(maintain(app[SETTINGS], app[STORE], app[INBOX], interval))
+    task = asyncio.create_task(maintain(app[SETTINGS].clock, app[STORE], app[INBOX], interval))
     try:
         yield
     finally:
