@@ -26,12 +26,14 @@ from routes.dispatcher import Dispatcher
 from routes.graph import message_payload, read_receipt_payload
 from routes.messages import Inbound, Location, Outgoing
 from routes.middlewares import Update
-from storage.base import InboxRecord, OutboxMessage, SessionKey, SessionStore
+from storage.base import Changes, InboxRecord, OutboxMessage, SessionKey, SessionStore
 from storage.errors import AlreadyProcessed, StorageError
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY: Final = 32  # customers processed at once
+RETRY_FIRST_SECONDS: Final = 0.5  # after a failed commit; doubling up to the max
+RETRY_MAX_SECONDS: Final = 30.0
 
 
 def encode_inbound(inbound: Inbound) -> bytes:
@@ -77,11 +79,12 @@ def _json(payload: dict[str, Any]) -> str:
 
 
 class InboxProcessor:
-    """Processes accepted inbox rows; one task per message, ordered by the customer lock.
+    """Processes accepted inbox rows: one message per customer at a time, in order.
 
-    A row leaves the inbox only by a commit that marks it processed. Rows
-    left pending (the process died, or a commit failed) are picked up by
-    :meth:`recover` at start-up and by :meth:`sweep` while running.
+    A row leaves the inbox only by a commit that marks it processed. A failed
+    commit is retried with backoff while the customer's later messages wait.
+    Rows left pending when the process died are picked up by :meth:`recover`
+    at start-up; :meth:`sweep` catches any row nobody holds while running.
     """
 
     def __init__(self, config: AppConfig, store: SessionStore, dispatcher: Dispatcher,
@@ -96,7 +99,8 @@ class InboxProcessor:
         self._waiting: dict[SessionKey, deque[InboxRecord]] = {}  # per customer, FIFO
         self._ready: deque[SessionKey] = deque()  # waiting, and none of theirs running
         self._running: set[SessionKey] = set()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
+        self._attempts: dict[str, int] = {}  # failed commits so far, per message id
         self.processed = 0
 
     def __len__(self) -> int:
@@ -139,10 +143,25 @@ class InboxProcessor:
             task = asyncio.create_task(self._process(record),
                                        name=f"inbox {record.message_id}")
             self._tasks.add(task)
-            task.add_done_callback(partial(self._finished, key))
+            task.add_done_callback(partial(self._finished, key, record))
 
-    def _finished(self, key: SessionKey, task: asyncio.Task[None]) -> None:
+    def _finished(self, key: SessionKey, record: InboxRecord, task: asyncio.Task[bool]) -> None:
         self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is None and not task.result():
+            # Its commit failed: it goes back to the head of the customer's queue
+            # and the customer stays blocked until a retry, so that nothing of
+            # theirs is processed out of order (G5).
+            attempts = self._attempts[record.message_id] = (
+                self._attempts.get(record.message_id, 0) + 1)
+            self._waiting.setdefault(key, deque()).appendleft(record)
+            delay = min(RETRY_FIRST_SECONDS * 2 ** (attempts - 1), RETRY_MAX_SECONDS)
+            asyncio.get_running_loop().call_later(delay, self._release, key)
+            return
+        self._attempts.pop(record.message_id, None)
+        self._in_flight.discard(record.message_id)
+        self._release(key)
+
+    def _release(self, key: SessionKey) -> None:
         self._running.discard(key)
         if key in self._waiting:
             self._ready.append(key)
@@ -166,9 +185,10 @@ class InboxProcessor:
     async def sweep(self, received_before: float, batch: int = 1000) -> int:
         """Resubmit pending rows received before ``received_before`` and not in flight.
 
-        Catches rows whose commit failed at run time (a full disk, say). The
-        cut-off leaves alone rows that have just been accepted: the webhook
-        submits those itself.
+        A message whose commit fails is retried by the processor itself, with
+        its customer held; the sweep catches what nobody holds any more (a
+        row whose processing raised, say). The cut-off leaves alone rows that
+        have just been accepted: the webhook submits those itself.
         """
         records = await self.store.pending_inbound(limit=batch)
         submitted = sum(self.submit(record) for record in records
@@ -183,18 +203,30 @@ class InboxProcessor:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await asyncio.sleep(0)  # let done callbacks start what was waiting
 
-    async def _process(self, record: InboxRecord) -> None:
+    async def _process(self, record: InboxRecord) -> bool:
+        """Handle ``record``; ``False`` when its commit failed and it should be retried."""
         try:
-            await self._feed(record)
-        finally:
-            self._in_flight.discard(record.message_id)
+            return await self._feed(record)
+        except Exception:
+            # Not the store: a bug or an unreadable row. It stays pending for the
+            # sweep, which logs it again, rather than blocking the customer.
+            logger.exception("processing message=%s failed", record.message_id)
+            return True
 
-    async def _feed(self, record: InboxRecord) -> None:
+    async def _feed(self, record: InboxRecord) -> bool:
         restaurant = self.config.restaurant(record.key.restaurant_id)
         if restaurant is None:
-            logger.error("inbox row for unknown restaurant=%s message=%s left pending",
-                         record.key.restaurant_id, record.message_id)
-            return
+            # Removed from the config since it was accepted: nobody to answer as.
+            logger.error("message=%s for restaurant=%s, no longer configured, dropped",
+                         record.message_id, record.key.restaurant_id)
+            try:
+                await self.store.commit(Changes(record.key, self.dispatcher.clock(),
+                                                inbox_processed=record.message_id))
+            except AlreadyProcessed:
+                pass
+            except StorageError:
+                return False
+            return True
         address = ReplyAddress(record.phone_number_id, record.wa_id, record.user_id,
                                record.message_id)
         try:
@@ -204,12 +236,12 @@ class InboxProcessor:
                                        sent_at=record.sent_at)
         except AlreadyProcessed:
             logger.info("message=%s already processed", record.message_id)
-            return
+            return True
         except StorageError as exc:
-            # Stays pending in the inbox: the next sweep or start-up retries it.
             logger.error("could not commit restaurant=%s customer=%s message=%s: %s",
                          restaurant.id, record.key.customer_id, record.message_id, exc)
-            return
+            return False
         self.processed += 1
         if self.on_committed is not None:
             self.on_committed(record.key)
+        return True

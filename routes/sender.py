@@ -27,10 +27,12 @@ from routes.graph import (
     transport_failure,
 )
 from storage.base import OutboxRecord, SessionKey, SessionStore
+from storage.errors import StorageError
 
 logger = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS: Final = 1.0
+MARK_ATTEMPTS: Final = 3
 SEND_TIMEOUT_SECONDS: Final = 20.0
 SEND_TIMEOUT: Final = aiohttp.ClientTimeout(SEND_TIMEOUT_SECONDS)
 
@@ -66,12 +68,14 @@ class OutboxSender:
         # read may predate their last "sent" mark, so they are not acted on.
         self._ended_during_read: set[SessionKey] = set()
         self._next_scan = 0.0
+        self._started = False
         self._stopping = False
 
     def enqueue(self, key: SessionKey, rows: list[OutboxRecord]) -> None:
         """``rows`` were just committed for ``key``: send them after its earlier ones."""
-        if self._stopping or key in self._held:
-            return  # durable: the next start, or the scan once the retry is due, sends them
+        if self._stopping or not self._started or key in self._held:
+            # Durable: the scan sends them once what is ahead of them is done.
+            return
         self._queued.setdefault(key, []).extend(rows)
         if key not in self._busy:
             self._start(key, None)
@@ -84,6 +88,15 @@ class OutboxSender:
     async def run(self) -> None:
         """Scan periodically until :meth:`stop`; sending happens in per-customer tasks."""
         loop = asyncio.get_running_loop()
+        # Rows left from before a restart (some waiting for a retry, some past
+        # the first scan's limit) must go before anything newer of theirs.
+        while not self._started and not self._stopping:
+            try:
+                self._held = await self.store.pending_keys()
+                self._started = True
+            except Exception:
+                logger.exception("outbox: could not list pending conversations; retrying")
+                await asyncio.sleep(IDLE_POLL_SECONDS)
         while not self._stopping:
             self._wakeup.clear()
             if loop.time() >= self._next_scan:
@@ -108,10 +121,12 @@ class OutboxSender:
 
     async def _scan(self) -> None:
         self._ended_during_read.clear()
+        sending = set(self._in_flight)  # receipts may be marked sent during the read
         rows = await self.store.pending_outbound(self.clock())
         by_customer: dict[SessionKey, list[OutboxRecord]] = {}
         for row in rows:
-            by_customer.setdefault(row.key, []).append(row)
+            if row.id not in sending:
+                by_customer.setdefault(row.key, []).append(row)
         for key, queue in by_customer.items():
             if key not in self._busy and key not in self._ended_during_read:
                 self._held.discard(key)  # its retry is due: it heads the rows read
@@ -132,7 +147,13 @@ class OutboxSender:
                 fresh = [row for row in rows if row.id > handled_upto]
                 if fresh:
                     handled_upto = fresh[-1].id
-                    if not await self._send_in_order(fresh):
+                    try:
+                        sent_all = await self._send_in_order(fresh)
+                    except Exception:
+                        logger.exception("sending to customer=%s stopped; the scan resumes it",
+                                         key.customer_id)
+                        sent_all = False
+                    if not sent_all:
                         # The rest wait behind the retry; the scan brings them back.
                         self._held.add(key)
                         self._queued.pop(key, None)
@@ -146,6 +167,8 @@ class OutboxSender:
     async def _send_in_order(self, rows: list[OutboxRecord]) -> bool:
         """Send ``rows`` one at a time; ``False`` if one has to wait for a retry."""
         for row in rows:
+            if self._stopping:
+                return True  # the rest are durable: the next start sends them
             if row.id in self._in_flight:
                 continue
             if row.kind == "read":
@@ -154,7 +177,7 @@ class OutboxSender:
             outcome = await self._post(row)
             now = self.clock()
             if isinstance(outcome, Accepted):
-                await self.store.outbox_sent(row.id, outcome.wamid, now)
+                await self._mark_sent(row, outcome.wamid)
                 self.sent += 1
             elif isinstance(outcome, Retryable):
                 delay = outcome.delay(row.attempts + 1) * (1 + self.rng.random() / 4)
@@ -166,6 +189,18 @@ class OutboxSender:
                 self._log_permanent(row, outcome)
                 await self.store.outbox_failed(row.id, outcome.describe(), now)
         return True
+
+    async def _mark_sent(self, row: OutboxRecord, wamid: str | None) -> None:
+        """Record that Meta accepted ``row``; a few tries, as a resend would duplicate it."""
+        for attempt in range(1, MARK_ATTEMPTS + 1):
+            try:
+                await self.store.outbox_sent(row.id, wamid, self.clock())
+                return
+            except StorageError as exc:
+                if attempt == MARK_ATTEMPTS:
+                    raise
+                logger.warning("could not mark outbox=%d sent (%s); trying again", row.id, exc)
+                await asyncio.sleep(0.1 * attempt)
 
     def _send_receipt(self, row: OutboxRecord) -> None:
         """A read receipt goes out beside the replies, not ahead of them.

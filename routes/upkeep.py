@@ -43,4 +43,6 @@ async def maintain(clock: Callable[[], float], store: SessionStore, inbox: Inbox
             await inbox.sweep(received_before=now - interval)
         except StorageError as exc:
             logger.error("maintenance: %s", exc)
+        except Exception:
+            logger.exception("maintenance failed; trying again at the next interval")
         await asyncio.sleep(interval)

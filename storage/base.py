@@ -264,6 +264,10 @@ class SessionStore(ABC):
         """
 
     @abstractmethod
+    async def pending_keys(self) -> set[SessionKey]:
+        """Every conversation with a pending outbox row (what a sender must finish first)."""
+
+    @abstractmethod
     async def outbox_sent(self, outbox_id: int, wamid: str | None, at: float) -> None:
         """Record that the pending row ``outbox_id`` was accepted by Meta as ``wamid``.
 

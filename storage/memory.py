@@ -225,6 +225,10 @@ class MemoryStore(SessionStore):
                 due.append(row)
         return due[:max(limit, 0)]
 
+    async def pending_keys(self) -> set[SessionKey]:
+        self._check_open()
+        return set(self._pending_of)
+
     async def outbox_sent(self, outbox_id: int, wamid: str | None, at: float) -> None:
         self._check_open()
         self._finish(outbox_id, at, state="sent", wamid=wamid)

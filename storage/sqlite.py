@@ -305,6 +305,11 @@ class SQLiteStore(SessionStore):
             due.append(record)
         return due
 
+    async def pending_keys(self) -> set[SessionKey]:
+        rows = await self._read("SELECT DISTINCT restaurant_id, customer_id FROM outbox"
+                                " WHERE state = 'pending'", ())
+        return {SessionKey(row[0], row[1]) for row in rows}
+
     async def list_outbox(self, key: SessionKey | None = None) -> list[OutboxRecord]:
         if key is None:
             rows = await self._read(f"SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id", ())

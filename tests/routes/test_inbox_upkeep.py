@@ -10,11 +10,15 @@ from typing import Any
 import pytest
 
 from bot import INBOX, SETTINGS, STORE
+from routes.inbox import encode_inbound
+from routes.messages import Inbound
 from routes.upkeep import maintain
-from storage.base import Changes
+from storage.base import Changes, InboxRecord
 from storage.errors import StorageError
 from tests.fake_graph import FakeGraph
 from tests.whatsapp_support import (
+    AMIRA,
+    FIXTURE_TIME,
     Client,
     FixtureDayClock,
     bodies_to,
@@ -47,7 +51,7 @@ async def wait_until_processed(client: Client, message_id: str) -> None:
     raise AssertionError(f"{message_id} still not processed")
 
 
-async def test_a_commit_that_fails_at_run_time_is_retried_by_the_sweep(
+async def test_a_failed_commit_is_retried_and_later_messages_wait_behind_it(
         client: Client, graph: FakeGraph, monkeypatch: pytest.MonkeyPatch) -> None:
     store = client.app[STORE]
     real_commit = store.commit
@@ -61,10 +65,24 @@ async def test_a_commit_that_fails_at_run_time_is_retried_by_the_sweep(
 
     monkeypatch.setattr(store, "commit", failing_once)
     assert await post(client, fixture("text.json")) == 200
+    assert await post(client, fixture("button_reply.json")) == 200  # "delivery", next
+    await wait_until_processed(client, TEXT_ID)
     await settle(client)
     assert failures == [TEXT_ID]
+    welcome, category = bodies_to(graph, "+447700900123")
+    assert "Welcome to Luigi's Pizzeria!" in welcome
+    assert "Welcome" not in category
+
+
+async def test_the_sweep_picks_up_a_message_nobody_holds(
+        client: Client, graph: FakeGraph, fixture_clock: FixtureDayClock) -> None:
+    store = client.app[STORE]
+    # Stored, but never handed to the processor (as if its processing had raised).
+    record = InboxRecord(TEXT_ID, AMIRA, "109876543210001", AMIRA.customer_id, None,
+                         FIXTURE_TIME, fixture_clock() - 60,
+                         encode_inbound(Inbound("text", text="hi")))
+    assert await store.accept_inbound([record]) == [TEXT_ID]
     assert await store.inbox_state(TEXT_ID) == "pending"
-    assert graph.sends == []
 
     async with maintaining(client, interval=0.05):
         await wait_until_processed(client, TEXT_ID)
