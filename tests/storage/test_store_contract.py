@@ -543,6 +543,10 @@ class TestOutbox:
         assert texts(await store.pending_outbound(now=12.0, key=ALICE)) == ["a1", "a2", "a3"]
         assert texts(await store.pending_outbound(now=12.0, key=BOB)) == ["b1"]
         assert texts(await store.pending_outbound(now=12.0, key=CAROL_AT_SUSHI)) == []
+        assert await store.pending_keys() == {ALICE, BOB}
+        [b1] = await store.list_outbox(BOB)
+        await store.outbox_sent(b1.id, "wamid.b1", 13.0)
+        assert await store.pending_keys() == {ALICE}
         ids = [row.id for row in await store.list_outbox()]
         assert ids == sorted(ids)
 
