@@ -35,7 +35,7 @@ from routes.dispatcher import Dispatcher
 from routes.graphviz import GraphvizError, render_graphviz
 from routes.inbox import InboxProcessor, whatsapp_outbox
 from routes.sender import OutboxSender
-from routes.terminal import parse_line, render
+from routes.terminal import chat_loop
 from routes.upkeep import maintain
 from routes.webhook import MAX_BODY_BYTES, WhatsAppWebhook
 from storage.base import SessionKey, SessionStore
@@ -99,50 +99,14 @@ def make_dispatcher(config: AppConfig, store: SQLiteStore) -> Dispatcher:
 
 async def chat(config: AppConfig, db_path: Path, restaurant: Restaurant, customer: str,
                lines: TextIO, out: TextIO) -> None:
-    """Talk to the bot line by line; every message is committed before its reply prints."""
-    interactive = lines.isatty()
-    store = SQLiteStore(db_path)
-    await store.open()
-    dispatcher = make_dispatcher(config, store)
-    out.write(f"Chatting with {restaurant.name} as customer {customer} (database {db_path}).\n"
-              "Type a message, an option's number, /restart or /quit.\n")
-    out.flush()
-    loop = asyncio.get_running_loop()
-    try:
-        while True:
-            if interactive:
-                out.write("you> ")
-                out.flush()
-            line = await loop.run_in_executor(None, lines.readline)
-            if not line:
-                break
-            line = line.strip()
-            if not line:
-                continue
-            if not interactive:
-                out.write(f"you> {line}\n")
-            if line == "/quit":
-                break
-            if line == "/restart":
-                await store.close()
-                store = SQLiteStore(db_path)
-                await store.open()
-                dispatcher = make_dispatcher(config, store)
-                out.write("(restarted: everything in memory dropped, database reopened)\n")
-                out.flush()
-                continue
-            try:
-                replies = await dispatcher.feed(restaurant, customer, parse_line(line))
-            except StorageError as exc:
-                logger.error("could not save the conversation: %s", exc)
-                out.write("bot> Sorry, I couldn't save that. Please send it again.\n")
-                out.flush()
-                continue
-            for reply in replies:
-                out.write("bot> " + render(reply).replace("\n", "\n     ") + "\n")
-            out.flush()
-    finally:
-        await store.close()
+    """Talk to the bot line by line, on the SQLite file at ``db_path``."""
+    async def connect() -> tuple[SessionStore, Dispatcher]:
+        store = SQLiteStore(db_path)
+        await store.open()
+        return store, make_dispatcher(config, store)
+
+    out.write(f"Chatting with {restaurant.name} as customer {customer} (database {db_path}).\n")
+    await chat_loop(restaurant, customer, lines, out, connect)
 
 
 async def sessions(config: AppConfig, db_path: Path, args: argparse.Namespace,

@@ -1,7 +1,14 @@
-"""Rendering replies for a terminal, with options numbered as they can be typed."""
+"""The terminal channel: chat line by line, replies shown with numbered options."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TextIO
+
+from fsm.config import Restaurant
+from routes.dispatcher import Dispatcher
 from routes.messages import (
     ButtonsMessage,
     Inbound,
@@ -11,8 +18,62 @@ from routes.messages import (
     Outgoing,
     TextMessage,
 )
+from storage.base import SessionStore
+from storage.errors import StorageError
+
+logger = logging.getLogger(__name__)
 
 LOCATION_HINT = "(share a pin with: /location LATITUDE LONGITUDE [label])"
+
+# Opens the store and a dispatcher on it; called again by /restart.
+Connect = Callable[[], Awaitable[tuple[SessionStore, Dispatcher]]]
+
+
+async def chat_loop(restaurant: Restaurant, customer: str, lines: TextIO, out: TextIO,
+                    connect: Connect) -> None:
+    """Read ``lines`` as ``customer``'s messages; every one is committed before its reply prints.
+
+    ``/restart`` closes the store and drops every object in memory, as a
+    process restart would; ``/quit`` or the end of input leaves.
+    """
+    interactive = lines.isatty()
+    store, dispatcher = await connect()
+    out.write("Type a message, an option's number, /restart or /quit.\n")
+    out.flush()
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            if interactive:
+                out.write("you> ")
+                out.flush()
+            line = await loop.run_in_executor(None, lines.readline)
+            if not line:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if not interactive:
+                out.write(f"you> {line}\n")
+            if line == "/quit":
+                break
+            if line == "/restart":
+                await store.close()
+                store, dispatcher = await connect()
+                out.write("(restarted: everything in memory dropped, database reopened)\n")
+                out.flush()
+                continue
+            try:
+                replies = await dispatcher.feed(restaurant, customer, parse_line(line))
+            except StorageError as exc:
+                logger.error("could not save the conversation: %s", exc)
+                out.write("bot> Sorry, I couldn't save that. Please send it again.\n")
+                out.flush()
+                continue
+            for reply in replies:
+                out.write("bot> " + render(reply).replace("\n", "\n     ") + "\n")
+            out.flush()
+    finally:
+        await store.close()
 
 
 def render(message: Outgoing) -> str:
