@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import logging
 import os
@@ -41,6 +42,7 @@ from routes.webhook import MAX_BODY_BYTES, WhatsAppWebhook
 from storage.base import SessionKey, SessionStore
 from storage.codec import decode_snapshot
 from storage.errors import StorageError
+from storage.lock import InstanceLock
 from storage.memory import MemoryStore
 from storage.sessions import SessionRepository
 from storage.sqlite import SQLiteStore
@@ -105,8 +107,10 @@ async def chat(config: AppConfig, db_path: Path, restaurant: Restaurant, custome
         await store.open()
         return store, make_dispatcher(config, store)
 
-    out.write(f"Chatting with {restaurant.name} as customer {customer} (database {db_path}).\n")
-    await chat_loop(restaurant, customer, lines, out, connect)
+    with InstanceLock(db_path):
+        out.write(f"Chatting with {restaurant.name} as customer {customer} "
+                  f"(database {db_path}).\n")
+        await chat_loop(restaurant, customer, lines, out, connect)
 
 
 async def sessions(config: AppConfig, db_path: Path, args: argparse.Namespace,
@@ -131,7 +135,9 @@ async def sessions(config: AppConfig, db_path: Path, args: argparse.Namespace,
             for name, value in decode_snapshot(blob).items():
                 out.write(f"{name}: {value!r}\n")
         else:
-            deleted = await store.delete_session(key)
+            # A running serve or chat would go on from its cached copy.
+            with InstanceLock(db_path):
+                deleted = await store.delete_session(key)
             out.write("reset\n" if deleted else "no stored conversation\n")
     finally:
         await store.close()
@@ -257,13 +263,16 @@ async def _healthz(request: web.Request) -> web.Response:
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    store = open_store(settings.db_path)
-    await store.open()
-    app[STORE] = store
-    try:
-        yield
-    finally:
-        await store.close()
+    with contextlib.ExitStack() as held:
+        if str(settings.db_path) != MEMORY_DB:
+            held.enter_context(InstanceLock(settings.db_path))
+        store = open_store(settings.db_path)
+        await store.open()
+        app[STORE] = store
+        try:
+            yield
+        finally:
+            await store.close()
 
 
 async def _channel(app: web.Application) -> AsyncIterator[None]:

@@ -5,6 +5,7 @@ Hierarchy::
     StorageError
     ├── AlreadyProcessed          a commit for an inbox message that was already processed
     ├── CorruptSnapshot           bytes that are not a snapshot this build can read
+    ├── DatabaseInUse             another orderbot process already serves this file
     ├── DuplicateOrderReference   a commit reuses an order reference of its restaurant
     ├── SnapshotTooLarge          a snapshot over the size limit (refused on write and read)
     └── StoreClosed               the store was used after close()
@@ -37,3 +38,7 @@ class SnapshotTooLarge(StorageError):
 
 class StoreClosed(StorageError):
     """The store is not open."""
+
+
+class DatabaseInUse(StorageError):
+    """Another process holds the file's instance lock (see :mod:`storage.lock`)."""

@@ -254,3 +254,27 @@ async def test_sigterm_finishes_acknowledged_messages_before_exiting(tmp_path: P
         finally:
             server.close()
     assert not extra_sends(graph.arrivals, db.outbox())
+
+
+async def test_a_second_process_on_the_same_database_is_refused(tmp_path: Path) -> None:
+    db = Database(tmp_path / "orderbot.db")
+    async with FakeGraph() as graph, aiohttp.ClientSession() as http:
+        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
+        try:
+            await server.ready(http)
+            second = ServeProcess(db.path, graph.url, tmp_path / "second.log")
+            assert await asyncio.to_thread(second.process.wait, STOP_SECONDS) == 2
+            assert "is in use by orderbot process" in second.output
+            chat = await asyncio.to_thread(
+                subprocess.run, [sys.executable, "bot.py", "chat", "--db", str(db.path)],
+                cwd=REPO, input="hi\n", capture_output=True, text=True, timeout=STOP_SECONDS)
+            assert chat.returncode == 2
+            assert "is in use by orderbot process" in chat.stderr
+            server.kill()  # the kernel drops the lock with the process
+        finally:
+            server.close()
+        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
+        try:
+            await server.ready(http)
+        finally:
+            server.close()
