@@ -295,9 +295,10 @@ async def _channel(app: web.Application) -> AsyncIterator[None]:
         try:
             yield
         finally:
-            # The server stopped accepting; finish what was acknowledged, then sends.
+            # The server stopped accepting: finish the messages being processed
+            # and the sends in flight; everything else is durable for the next start.
             upkeep.cancel()
-            await inbox.drain()
+            await inbox.stop()
             await sender.stop()
             await sending
 

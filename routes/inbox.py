@@ -101,6 +101,7 @@ class InboxProcessor:
         self._running: set[SessionKey] = set()
         self._tasks: set[asyncio.Task[bool]] = set()
         self._attempts: dict[str, int] = {}  # failed commits so far, per message id
+        self._stopping = False
         self.processed = 0
 
     def __len__(self) -> int:
@@ -133,6 +134,8 @@ class InboxProcessor:
         return True
 
     def _start_ready(self) -> None:
+        if self._stopping:
+            return  # what waits is durable in the inbox: the next start does it
         while self._ready and len(self._running) < self.concurrency:
             key = self._ready.popleft()
             queue = self._waiting[key]
@@ -196,6 +199,17 @@ class InboxProcessor:
         if submitted:
             logger.warning("retrying %d messages whose processing did not commit", submitted)
         return submitted
+
+    async def stop(self) -> None:
+        """Finish the messages being processed and start no more (shutting down).
+
+        Messages still waiting their turn stay pending in the inbox, which is
+        durable: the next start processes them, so a deploy is not held up
+        by a backlog.
+        """
+        self._stopping = True
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def drain(self) -> None:
         """Wait for every submitted message to be processed."""
