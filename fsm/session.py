@@ -8,11 +8,11 @@ sets the state directly — restoring never fires machine callbacks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from fsm.cart import Cart
+from fsm.cart import MAX_QUANTITY, Cart
 from fsm.errors import SnapshotError
 from fsm.machine import ORDER_FLOW
 from fsm.migrations import SCHEMA_VERSION, migrate_snapshot
@@ -54,6 +54,7 @@ class PendingItem:
 
     item_id: str
     addon_ids: list[str] = field(default_factory=list)
+    quantity: int = 1
 
 
 @dataclass(slots=True)
@@ -121,7 +122,7 @@ class Session:
             "category": self.category_id,
             "page": self.page,
             "pending": None if self.pending is None
-            else [self.pending.item_id, list(self.pending.addon_ids)],
+            else [self.pending.item_id, list(self.pending.addon_ids), self.pending.quantity],
         }
 
     @classmethod
@@ -144,11 +145,18 @@ class Session:
                 last_activity=float(data.get("last_activity") or 0.0),
                 category_id=_optional_str(data.get("category")),
                 page=int(data.get("page") or 0),
-                pending=None if pending is None
-                else PendingItem(str(pending[0]), [str(addon) for addon in pending[1]]),
+                pending=None if pending is None else _pending_item(pending),
             )
         except (TypeError, ValueError, IndexError) as exc:
             raise SnapshotError(f"malformed snapshot: {exc}") from exc
+
+
+def _pending_item(plain: Sequence[Any]) -> PendingItem:
+    # [item, add-ons] before quantities were understood; [item, add-ons, quantity] now.
+    quantity = int(plain[2]) if len(plain) > 2 else 1
+    if not 1 <= quantity <= MAX_QUANTITY:
+        raise ValueError(f"pending quantity {quantity} out of range")
+    return PendingItem(str(plain[0]), [str(addon) for addon in plain[1]], quantity)
 
 
 def _optional_str(value: Any) -> str | None:

@@ -14,7 +14,8 @@ from storage.base import DraftRecord
 router = Router("commands")
 
 HELP_TEXT: Final = (
-    "Tap a button or a list option, or type its number or name.\n"
+    "Tap a button or a list option, or type its number or name; put a number "
+    "before an item's name to add several.\n"
     "You can type these at any time:\n"
     "• menu — show the menu\n"
     "• cart — show your cart\n"

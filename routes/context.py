@@ -9,6 +9,7 @@ from functools import cached_property, lru_cache
 from typing import Final
 
 from fsm import machine as states
+from fsm.cart import MAX_QUANTITY
 from fsm.config import Restaurant
 from fsm.machine import ConversationMachine
 from fsm.session import Session
@@ -20,6 +21,9 @@ _NOT_WORD: Final = re.compile(r"[^\w\s]+")
 _SPACES: Final = re.compile(r"\s+")
 # States in which a typed item or category name anywhere on the menu is understood.
 _CATALOGUE_STATES: Final = frozenset((*states.ORDERING, states.CHECKOUT_CONFIRMATION))
+# Typed quantities, on normalized text: "2 margherita", "2x margherita", "margherita x2".
+_QUANTITY_FIRST: Final = re.compile(r"(?P<n>\d{1,2})(?:\s*x)?\s+(?P<name>.+)")
+_QUANTITY_LAST: Final = re.compile(r"(?P<name>.+?)\s+(?:x\s*)?(?P<n>\d{1,2})")
 
 
 @lru_cache(maxsize=4096)  # option titles recur on every typed message
@@ -54,7 +58,7 @@ class Context:
         self.normalized_text = normalize(inbound.text) if inbound.kind == "text" else ""
         self._notes: list[str] = []
 
-    @cached_property
+    @property
     def choice(self) -> str | None:
         """The interactive id this message selects, if any: tapped, or typed as a number or title.
 
@@ -62,7 +66,28 @@ class Context:
         session — because matching typed text builds the current question, and
         most messages (taps, commands) never need that.
         """
-        return self._resolve_choice()
+        return self._resolution[0]
+
+    @property
+    def quantity(self) -> int:
+        """How many of the selected item were asked for: "2 margherita", "margherita x2"."""
+        return self._resolution[1]
+
+    @cached_property
+    def _resolution(self) -> tuple[str | None, int]:
+        choice = self._resolve_choice(self.normalized_text)
+        if choice is not None or self.inbound.kind != "text":
+            return choice, 1
+        # Not an option as typed: perhaps an item with a quantity.
+        match = (_QUANTITY_FIRST.fullmatch(self.normalized_text)
+                 or _QUANTITY_LAST.fullmatch(self.normalized_text))
+        if match is None or match.group("name").isdigit():  # "2 3" is not an item
+            return None, 1
+        quantity = int(match.group("n"))
+        choice = self._resolve_choice(match.group("name"))
+        if choice is None or not choice.startswith("item:") or not 1 <= quantity <= MAX_QUANTITY:
+            return None, 1
+        return choice, quantity
 
     def arg(self, prefix: str) -> str:
         """The part of the selected id after ``prefix`` (``item:calzone`` → ``calzone``)."""
@@ -98,10 +123,9 @@ class Context:
             self._notes.clear()
         return self.effects
 
-    def _resolve_choice(self) -> str | None:
+    def _resolve_choice(self, typed: str) -> str | None:
         if self.inbound.kind == "choice":
             return self.inbound.choice_id
-        typed = self.normalized_text
         if not typed:
             return None
         options = options_of(question_for(self.session, self.restaurant))

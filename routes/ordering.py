@@ -79,11 +79,11 @@ async def pick_item(ctx: Context) -> None:
         ctx.ask()
         return
     if item.addons:
-        ctx.session.pending = PendingItem(item.id)
+        ctx.session.pending = PendingItem(item.id, quantity=ctx.quantity)
         await ctx.fire("pick_item")
         ctx.ask()
         return
-    await _add_to_cart(ctx, item, [])
+    await _add_to_cart(ctx, item, [], ctx.quantity)
 
 
 @router.message(ChoiceId("addon:"), state=states.CHOOSING_ADDONS)
@@ -100,7 +100,7 @@ async def pick_addon(ctx: Context) -> None:
     if len(pending.addon_ids) < len(item.addons):
         ctx.ask()
         return
-    await _add_to_cart(ctx, item, pending.addon_ids)
+    await _add_to_cart(ctx, item, pending.addon_ids, pending.quantity)
 
 
 @router.message(ChoiceId("action:no_addons"), state=states.CHOOSING_ADDONS)
@@ -112,20 +112,25 @@ async def finish_addons(ctx: Context) -> None:
         await ctx.fire("show_menu")
         ctx.ask()
         return
-    await _add_to_cart(ctx, item, pending.addon_ids)
+    await _add_to_cart(ctx, item, pending.addon_ids, pending.quantity)
 
 
-async def _add_to_cart(ctx: Context, item: Item, addon_ids: list[str]) -> None:
+async def _add_to_cart(ctx: Context, item: Item, addon_ids: list[str],
+                       quantity: int = 1) -> None:
     session = ctx.session
     addons = [addon for addon in item.addons if addon.id in addon_ids]
     try:
-        line = session.cart.add(item, addons)
+        line = session.cart.add(item, addons, quantity)
     except CartFull as exc:
         ctx.say(f"Your cart is full ({exc.limit} different items). Check out or remove "
                 "something first.")
     else:
         extras = f" with {', '.join(a.name for a in addons)}" if addons else ""
-        ctx.say(f"Added {item.name}{extras} ({ctx.restaurant.format_money(line.unit_price)}).")
+        price = ctx.restaurant.format_money(line.unit_price)
+        if quantity == 1:
+            ctx.say(f"Added {item.name}{extras} ({price}).")
+        else:
+            ctx.say(f"Added {quantity} × {item.name}{extras} ({price} each).")
     session.pending = None
     await ctx.fire("add_item")
     ctx.ask()

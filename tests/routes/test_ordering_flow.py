@@ -9,11 +9,13 @@ from typing import Any, Literal
 import pytest
 
 from fsm.config import AppConfig, Restaurant
+from fsm.session import Session
 from routes.conversation import conversation
 from routes.dispatcher import Dispatcher
 from storage.base import SessionKey, SessionStore
+from storage.codec import decode_snapshot
 from storage.sessions import SessionRepository
-from tests.conftest import Customer, FakeClock
+from tests.conftest import Customer, FakeClock, make_dispatcher
 
 Mode = Literal["tap", "number", "title"]
 
@@ -250,3 +252,48 @@ async def test_a_reference_clash_is_retried_with_a_new_reference(
     second = await store.list_orders(SessionKey("luigis", "447700900002"))
     assert [order.reference for order in first] == ["LU-AAAA"]
     assert [order.reference for order in second] == ["LU-BBBB"]
+
+
+@pytest.mark.parametrize("typed", ["2 margherita", "2x Margherita", "margherita x2",
+                                   "Margherita ×2", "margherita 2"])
+async def test_a_typed_quantity_adds_that_many(amira: Customer, store: SessionStore,
+                                               typed: str) -> None:
+    await amira.tap("order_type:delivery")
+    await amira.tap("category:pizza")
+    await amira.type(typed)
+    assert "Added 2 × Margherita (£9.50 each)" in amira.text
+    await amira.type("cart")
+    assert "2 × Margherita" in amira.text
+
+
+async def test_a_typed_quantity_survives_the_addon_question_and_a_restart(
+        config: AppConfig, store: SessionStore, clock: FakeClock, luigis: Restaurant) -> None:
+    customer = Customer(make_dispatcher(config, store, clock), luigis, "447700900123")
+    await customer.tap("order_type:pickup")
+    await customer.tap("branch:soho")
+    await customer.tap("category:pizza")
+    await customer.type("3 x calzone")
+    assert "addon:burrata" in customer.option_ids
+    restarted = Customer(make_dispatcher(config, store, clock), luigis, "447700900123")
+    await restarted.tap("addon:burrata")
+    await restarted.tap("action:no_addons")
+    assert "Added 3 × Calzone with Burrata" in restarted.text
+    [line] = (await session_of(store)).cart.lines
+    assert (line.item_id, line.addon_ids, line.quantity) == ("calzone", ("burrata",), 3)
+
+
+@pytest.mark.parametrize("typed", ["2", "2 3", "0 margherita", "100 margherita",
+                                   "2 tiramisu please"])
+async def test_numbers_that_are_not_quantities_are_not_taken_as_such(
+        amira: Customer, store: SessionStore, typed: str) -> None:
+    await amira.tap("order_type:delivery")
+    await amira.tap("category:pizza")
+    await amira.type(typed)
+    lines = (await session_of(store)).cart.lines
+    assert all(line.quantity == 1 for line in lines), amira.text
+
+
+async def session_of(store: SessionStore) -> Session:
+    blob = await store.load_snapshot(SessionKey("luigis", "447700900123"))
+    assert blob is not None
+    return Session.from_snapshot(decode_snapshot(blob))
