@@ -18,8 +18,9 @@ from aiohttp import web
 
 from fsm.config import AppConfig
 from routes.inbox import InboxProcessor, encode_inbound
+from routes.notification import Notification, status_rank
 from routes.signature import SignatureCheck, verify_signature, verify_token_matches
-from routes.whatsapp import Notification, parse_notification, status_rank
+from routes.whatsapp import parse_notification
 from storage.base import InboxRecord, SessionKey, SessionStore
 from storage.errors import StorageError
 

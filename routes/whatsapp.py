@@ -12,106 +12,22 @@ because an exception would become a 5xx that Meta re-delivers for 7 days
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
 from routes.messages import Inbound, Location
+from routes.notification import (
+    InboundMessage,
+    Notification,
+    StatusUpdate,
+    WebhookError,
+)
 
 WEBHOOK_OBJECT: Final = "whatsapp_business_account"
-
-# A stored status is only ever replaced by one of higher rank, since receipts
-# arrive out of order and repeated (CONTRACT.md §3). "failed" ranks highest:
-# Meta sends it once it has given up, so a late "sent" or "delivered" must not
-# hide the failure. Statuses Meta may add later rank 0 and never overwrite.
-STATUS_RANK: Final[Mapping[str, int]] = {
-    "sent": 1, "delivered": 2, "read": 3, "played": 4, "failed": 5,
-}
 
 _TAPS: Final = ("button_reply", "list_reply")
 # Unix seconds have 10 digits until the year 2286; the bound keeps int() from
 # raising on an absurd string (Python refuses to parse over 4300 digits).
 _TIMESTAMP_DIGITS_MAX: Final = 18
-
-
-def status_rank(status: str) -> int:
-    """Rank of a delivery status: ``sent`` < ``delivered`` < ``read`` < ``played`` < ``failed``.
-
-    Keep the stored status unless the new one ranks higher. Unknown statuses
-    rank 0.
-    """
-    return STATUS_RANK.get(status, 0)
-
-
-@dataclass(frozen=True, slots=True)
-class InboundMessage:
-    """One customer message, with the ids needed to answer and deduplicate it.
-
-    ``message_id`` is Meta's ``wamid``, the deduplication key.
-    ``phone_number_id`` names the restaurant's number that received it.
-    At least one of ``wa_id`` (phone digits) and ``user_id`` (business-scoped
-    user id) is set. ``type`` is Meta's message type as sent.
-    """
-
-    message_id: str
-    phone_number_id: str
-    wa_id: str | None
-    user_id: str | None
-    timestamp: int
-    type: str
-    inbound: Inbound
-    context_id: str | None
-    profile_name: str | None
-
-    def __post_init__(self) -> None:
-        if not (self.wa_id or self.user_id):
-            raise ValueError(f"message {self.message_id} has neither wa_id nor user_id")
-
-    @property
-    def customer_id(self) -> str:
-        """The conversation's customer: the wa_id when known, else the user_id."""
-        customer = self.wa_id or self.user_id
-        assert customer is not None  # __post_init__ enforces one of them
-        return customer
-
-
-@dataclass(frozen=True, slots=True)
-class StatusUpdate:
-    """A delivery receipt for a message we sent (``message_id`` is our outbound wamid)."""
-
-    message_id: str
-    phone_number_id: str
-    status: str
-    timestamp: int
-    recipient_id: str | None
-    error_codes: tuple[int, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class WebhookError:
-    """An error Meta reported in a notification, at value level or inside a message."""
-
-    phone_number_id: str | None
-    code: int | None
-    title: str
-    details: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Notification:
-    """Everything usable in one webhook body.
-
-    ``identities`` holds ``(user_id, wa_id)`` pairs seen together in contacts,
-    messages or statuses, so that one person keeps one conversation whichever
-    id a later message carries. ``ignored`` says, one note per element, what
-    was skipped and why.
-    """
-
-    messages: tuple[InboundMessage, ...]
-    statuses: tuple[StatusUpdate, ...]
-    errors: tuple[WebhookError, ...]
-    identities: tuple[tuple[str, str], ...]
-    ignored: tuple[str, ...]
 
 
 def parse_notification(body: object) -> Notification:

@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from routes.messages import Inbound, Location
-from routes.whatsapp import (
+from routes.notification import (
     InboundMessage,
     Notification,
     StatusUpdate,
     WebhookError,
-    parse_notification,
     status_rank,
 )
+from routes.whatsapp import parse_notification
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = REPO.parent / "shared" / "whatsapp" / "fixtures"
