@@ -52,12 +52,10 @@ class OutboxSender:
         self.store = store
         self.http = http
         self.graph_url = graph_url.rstrip("/")
-        self.access_token = access_token
         self._headers = {"Authorization": f"Bearer {access_token}",
                          "Content-Type": "application/json"}
         self.clock = clock
         self.rng = rng or random.Random()
-        self.sent = 0
         self._wakeup = asyncio.Event()
         self._queued: dict[SessionKey, list[OutboxRecord]] = {}  # handed over, not started
         self._busy: dict[SessionKey, asyncio.Task[None]] = {}
@@ -178,7 +176,6 @@ class OutboxSender:
             now = self.clock()
             if isinstance(outcome, Accepted):
                 await self._mark_sent(row, outcome.wamid)
-                self.sent += 1
             elif isinstance(outcome, Retryable):
                 delay = outcome.delay(row.attempts + 1) * (1 + self.rng.random() / 4)
                 logger.warning("send to customer=%s outbox=%d will be retried in %.1fs: %s",

@@ -40,10 +40,6 @@ class WhatsAppWebhook:
         self.verify_token = verify_token
         self.clock = clock
 
-    def add_routes(self, app: web.Application) -> None:
-        app.router.add_get("/webhook", self.verify)
-        app.router.add_post("/webhook", self.receive)
-
     async def verify(self, request: web.Request) -> web.Response:
         query = request.query
         if (query.get("hub.mode") == "subscribe"

@@ -251,9 +251,8 @@ class SessionStore(ABC):
     # -- outbox: requests to send, in per-conversation order -------------------
 
     @abstractmethod
-    async def pending_outbound(self, now: float, limit: int = 1000,
-                               key: SessionKey | None = None) -> list[OutboxRecord]:
-        """Pending sends that may be tried at ``now``, by ascending ``id``; ``key``'s only if given.
+    async def pending_outbound(self, now: float, limit: int = 1000) -> list[OutboxRecord]:
+        """Pending sends that may be tried at ``now``, by ascending ``id``.
 
         A conversation's messages must arrive in order, so a pending row
         whose ``not_before`` is after ``now`` (waiting for a retry) holds back

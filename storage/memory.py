@@ -61,7 +61,6 @@ class MemoryStore(SessionStore):
         self._identities: dict[str, str] = {}
         self._outbox: dict[int, OutboxRecord] = {}  # in id order
         self._pending: dict[int, None] = {}  # ids of pending rows, in id order
-        self._pending_of: dict[SessionKey, dict[int, None]] = {}  # the same, per conversation
         self._last_outbox_id = 0
         self._finished_at: dict[int, float] = {}  # outbox id -> when sent or given up
         self._statuses: dict[str, _StoredStatus] = {}
@@ -122,7 +121,6 @@ class MemoryStore(SessionStore):
                 state="pending", attempts=0, not_before=changes.updated_at, wamid=None,
                 error=None, created_at=changes.updated_at)
             self._pending[self._last_outbox_id] = None
-            self._pending_of.setdefault(message.key, {})[self._last_outbox_id] = None
             queued.append(row)
         return queued
 
@@ -209,13 +207,11 @@ class MemoryStore(SessionStore):
         self._check_open()
         return self._identities.get(user_id)
 
-    async def pending_outbound(self, now: float, limit: int = 1000,
-                               key: SessionKey | None = None) -> list[OutboxRecord]:
+    async def pending_outbound(self, now: float, limit: int = 1000) -> list[OutboxRecord]:
         self._check_open()
         waiting: set[SessionKey] = set()
         due: list[OutboxRecord] = []
-        pending = self._pending if key is None else self._pending_of.get(key, {})
-        for outbox_id in pending:
+        for outbox_id in self._pending:
             row = self._outbox[outbox_id]
             if row.key in waiting:
                 continue
@@ -227,7 +223,7 @@ class MemoryStore(SessionStore):
 
     async def pending_keys(self) -> set[SessionKey]:
         self._check_open()
-        return set(self._pending_of)
+        return {self._outbox[outbox_id].key for outbox_id in self._pending}
 
     async def outbox_sent(self, outbox_id: int, wamid: str | None, at: float) -> None:
         self._check_open()
@@ -285,10 +281,6 @@ class MemoryStore(SessionStore):
             self._outbox[outbox_id] = updated = replace(row, **fields)
             if updated.state != "pending":
                 del self._pending[outbox_id]
-                of_key = self._pending_of[row.key]
-                del of_key[outbox_id]
-                if not of_key:
-                    del self._pending_of[row.key]
 
     def _check_open(self) -> None:
         if not self._is_open:

@@ -44,7 +44,6 @@ from storage.sqlite_schema import (
     OUTBOX_RETRY,
     OUTBOX_SENT,
     PENDING_OUTBOUND,
-    PENDING_OUTBOUND_OF,
     STATEMENT_ORDER,
     UPSERT_STATUS,
     Params,
@@ -292,18 +291,9 @@ class SQLiteStore(SessionStore):
         rows = await self._read("SELECT wa_id FROM identities WHERE user_id = ?", (user_id,))
         return str(rows[0][0]) if rows else None
 
-    async def pending_outbound(self, now: float, limit: int = 1000,
-                               key: SessionKey | None = None) -> list[OutboxRecord]:
-        if key is None:
-            rows = await self._read(PENDING_OUTBOUND, (now, max(limit, 0)))
-            return [outbox_from_row(row) for row in rows]
-        due: list[OutboxRecord] = []
-        for row in await self._read(PENDING_OUTBOUND_OF, (*key_params(key), max(limit, 0))):
-            record = outbox_from_row(row)
-            if record.not_before > now:
-                break  # it and every later row wait for its retry
-            due.append(record)
-        return due
+    async def pending_outbound(self, now: float, limit: int = 1000) -> list[OutboxRecord]:
+        rows = await self._read(PENDING_OUTBOUND, (now, max(limit, 0)))
+        return [outbox_from_row(row) for row in rows]
 
     async def pending_keys(self) -> set[SessionKey]:
         rows = await self._read("SELECT DISTINCT restaurant_id, customer_id FROM outbox"

@@ -165,12 +165,6 @@ OUTBOX_COLUMNS: Final = """id, restaurant_id, customer_id, phone_number_id, body
 # that waits for a retry: per-customer order outranks throughput.  The ``+``
 # stops SQLite from walking the whole (never pruned) table in id order to
 # skip a sort; it reads the small pending index and sorts that instead.
-# One conversation's pending rows, from the pending index; the caller stops
-# at the first row that is not due.
-PENDING_OUTBOUND_OF: Final = f"""
-SELECT {OUTBOX_COLUMNS} FROM outbox
-WHERE state = 'pending' AND restaurant_id = ? AND customer_id = ? ORDER BY id LIMIT ?
-"""
 PENDING_OUTBOUND: Final = f"""
 SELECT {OUTBOX_COLUMNS} FROM outbox AS queued
 WHERE queued.state = 'pending' AND queued.not_before <= ?1
