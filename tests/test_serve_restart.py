@@ -9,6 +9,7 @@ requests that reached Graph.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -18,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiohttp
@@ -38,6 +39,7 @@ STOP_SECONDS = 30.0
 SETTLE_SECONDS = 60.0
 CUSTOMERS = 100
 STEPS = ("hi", "delivery") + ("margherita",) * 8  # each cart ends with 8 margheritas
+MESSAGES = CUSTOMERS * len(STEPS)
 
 
 def free_port() -> int:
@@ -157,7 +159,27 @@ def assert_every_cart_exact(db: Database) -> None:
         [line] = db.session(customer(n)).cart.lines
         assert (line.item_id, line.quantity) == ("margherita", 8), customer(n)
     [(reads,)] = db.query("SELECT count(*) FROM outbox WHERE kind = 'read'")
-    assert reads == CUSTOMERS * len(STEPS)  # one read receipt per message: processed once
+    assert reads == MESSAGES  # one read receipt per message: processed once
+
+
+@contextlib.asynccontextmanager
+async def serving(db: Database, graph_url: str, http: aiohttp.ClientSession
+                  ) -> AsyncIterator[ServeProcess]:
+    """A started `serve` on ``db``, killed on the way out if still running."""
+    server = ServeProcess(db.path, graph_url, db.path.with_name("serve.log"))
+    try:
+        await server.ready(http)
+        yield server
+    finally:
+        server.close()
+
+
+async def restart_until_settled(db: Database, graph_url: str,
+                                http: aiohttp.ClientSession) -> str:
+    """Start `serve` again, wait until every message is processed and sent; its log."""
+    async with serving(db, graph_url, http) as server:
+        await db.wait_until("all processed and sent", db.all_processed_and_sent)
+    return server.output
 
 
 def extra_sends(received: list[bytes], outbox: list[bytes]) -> Counter[bytes]:
@@ -170,26 +192,16 @@ def extra_sends(received: list[bytes], outbox: list[bytes]) -> Counter[bytes]:
 async def test_kill_after_acknowledging_before_processing(tmp_path: Path) -> None:
     db = Database(tmp_path / "orderbot.db")
     async with FakeGraph() as graph, aiohttp.ClientSession() as http:
-        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
-        try:
-            await server.ready(http)
+        async with serving(db, graph.url, http) as server:
             assert await server.post(http, order_burst()) == 200
             server.kill()
-        finally:
-            server.close()
         await asyncio.sleep(0.1)  # let the fake finish requests cut by the kill
         before_kill = list(graph.arrivals)
         pending, processed = db.inbox()
-        assert pending + processed == CUSTOMERS * len(STEPS)
+        assert pending + processed == MESSAGES
         assert pending > 0, "the kill came after processing ended: nothing was tested"
 
-        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
-        try:
-            await server.ready(http)
-            await db.wait_until("recovered and sent", db.all_processed_and_sent)
-        finally:
-            server.close()
-        assert "recovering" in server.output
+        assert "recovering" in await restart_until_settled(db, graph.url, http)
 
     assert_every_cart_exact(db)
     extras = extra_sends(graph.arrivals, db.outbox())
@@ -201,25 +213,16 @@ async def test_kill_after_committing_before_sending(tmp_path: Path) -> None:
     db = Database(tmp_path / "orderbot.db")
     async with FakeGraph(latency=60) as stuck, FakeGraph() as graph, \
             aiohttp.ClientSession() as http:
-        server = ServeProcess(db.path, stuck.url, tmp_path / "serve.log")
-        try:
-            await server.ready(http)
+        async with serving(db, stuck.url, http) as server:
             assert await server.post(http, order_burst()) == 200
-            await db.wait_until("all processed", lambda: db.inbox() == (0, 1000))
+            await db.wait_until("all processed", lambda: db.inbox() == (0, MESSAGES))
             # Every reply is committed; Graph holds each customer's first request.
             in_flight = list(stuck.arrivals)
             assert 0 < len(in_flight) <= CUSTOMERS
             assert len(db.outbox("pending")) == len(db.outbox())
             server.kill()
-        finally:
-            server.close()
 
-        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
-        try:
-            await server.ready(http)
-            await db.wait_until("every reply sent", db.all_processed_and_sent)
-        finally:
-            server.close()
+        await restart_until_settled(db, graph.url, http)
 
     assert_every_cart_exact(db)
     assert not extra_sends(graph.arrivals, db.outbox()), "a reply was sent twice after restart"
@@ -236,26 +239,17 @@ async def test_sigterm_finishes_what_is_in_progress_and_leaves_the_rest_durable(
         tmp_path: Path) -> None:
     db = Database(tmp_path / "orderbot.db")
     async with FakeGraph() as graph, aiohttp.ClientSession() as http:
-        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
-        try:
-            await server.ready(http)
+        async with serving(db, graph.url, http) as server:
             assert await server.post(http, order_burst()) == 200
             assert await server.terminate() == 0, server.output
-        finally:
-            server.close()
         pending, processed = db.inbox()
-        assert pending + processed == CUSTOMERS * len(STEPS), server.output
+        assert pending + processed == MESSAGES, server.output
         assert processed > 0
         # What was being processed finished: no commit cut short by the store closing.
         assert "Traceback" not in server.output and " ERROR " not in server.output
 
         # The next start processes what waited and sends every reply.
-        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
-        try:
-            await server.ready(http)
-            await db.wait_until("all processed and sent", db.all_processed_and_sent)
-        finally:
-            server.close()
+        await restart_until_settled(db, graph.url, http)
     assert_every_cart_exact(db)
     assert not extra_sends(graph.arrivals, db.outbox())
 
@@ -263,9 +257,7 @@ async def test_sigterm_finishes_what_is_in_progress_and_leaves_the_rest_durable(
 async def test_a_second_process_on_the_same_database_is_refused(tmp_path: Path) -> None:
     db = Database(tmp_path / "orderbot.db")
     async with FakeGraph() as graph, aiohttp.ClientSession() as http:
-        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
-        try:
-            await server.ready(http)
+        async with serving(db, graph.url, http) as server:
             second = ServeProcess(db.path, graph.url, tmp_path / "second.log")
             assert await asyncio.to_thread(second.process.wait, STOP_SECONDS) == 2
             assert "is in use by orderbot process" in second.output
@@ -275,10 +267,5 @@ async def test_a_second_process_on_the_same_database_is_refused(tmp_path: Path) 
             assert chat.returncode == 2
             assert "is in use by orderbot process" in chat.stderr
             server.kill()  # the kernel drops the lock with the process
-        finally:
-            server.close()
-        server = ServeProcess(db.path, graph.url, tmp_path / "serve.log")
-        try:
-            await server.ready(http)
-        finally:
-            server.close()
+        async with serving(db, graph.url, http):
+            pass  # starts: /healthz answered

@@ -258,8 +258,7 @@ async def test_a_reference_clash_is_retried_with_a_new_reference(
                                    "Margherita ×2", "margherita 2"])
 async def test_a_typed_quantity_adds_that_many(amira: Customer, store: SessionStore,
                                                typed: str) -> None:
-    await amira.tap("order_type:delivery")
-    await amira.tap("category:pizza")
+    await browse_pizza(amira)
     await amira.type(typed)
     assert "Added 2 × Margherita (£9.50 each)" in amira.text
     await amira.type("cart")
@@ -286,11 +285,15 @@ async def test_a_typed_quantity_survives_the_addon_question_and_a_restart(
                                    "2 tiramisu please"])
 async def test_numbers_that_are_not_quantities_are_not_taken_as_such(
         amira: Customer, store: SessionStore, typed: str) -> None:
-    await amira.tap("order_type:delivery")
-    await amira.tap("category:pizza")
+    await browse_pizza(amira)
     await amira.type(typed)
     lines = (await session_of(store)).cart.lines
     assert all(line.quantity == 1 for line in lines), amira.text
+
+
+async def browse_pizza(customer: Customer) -> None:
+    await customer.tap("order_type:delivery")
+    await customer.tap("category:pizza")
 
 
 async def session_of(store: SessionStore) -> Session:
