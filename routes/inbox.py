@@ -14,7 +14,7 @@ import asyncio
 import json
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Final
@@ -87,13 +87,11 @@ class InboxProcessor:
     at start-up; :meth:`sweep` catches any row nobody holds while running.
     """
 
-    def __init__(self, config: AppConfig, store: SessionStore, dispatcher: Dispatcher,
-                 on_committed: Callable[[SessionKey], None] | None = None, *,
+    def __init__(self, config: AppConfig, store: SessionStore, dispatcher: Dispatcher, *,
                  concurrency: int = DEFAULT_CONCURRENCY) -> None:
         self.config = config
         self.store = store
         self.dispatcher = dispatcher
-        self.on_committed = on_committed
         self.concurrency = concurrency
         self._in_flight: set[str] = set()      # message ids submitted and not finished
         self._waiting: dict[SessionKey, deque[InboxRecord]] = {}  # per customer, FIFO
@@ -256,6 +254,4 @@ class InboxProcessor:
                          restaurant.id, record.key.customer_id, record.message_id, exc)
             return False
         self.processed += 1
-        if self.on_committed is not None:
-            self.on_committed(record.key)
         return True

@@ -11,7 +11,7 @@ from routes.conversation import conversation
 from routes.dispatcher import Dispatcher
 from routes.inbox import InboxProcessor, encode_inbound, whatsapp_outbox
 from routes.messages import Inbound
-from storage.base import InboxRecord, SessionKey
+from storage.base import InboxRecord, OutboxRecord, SessionKey
 from storage.memory import MemoryStore
 from storage.sessions import SessionRepository
 from tests.conftest import FakeClock
@@ -37,15 +37,15 @@ async def store() -> AsyncIterator[MemoryStore]:
 async def test_a_busy_customer_does_not_hold_up_others_and_keeps_its_order(
         config: AppConfig, store: MemoryStore, clock: FakeClock) -> None:
     clock.now = 1_763_900_010.0
-    dispatcher = Dispatcher(config, SessionRepository(store), conversation, clock=clock,
-                            outbox=whatsapp_outbox)
     committed: list[tuple[SessionKey, int]] = []
     processor: InboxProcessor
 
-    def on_committed(key: SessionKey) -> None:
+    def on_queued(key: SessionKey, rows: list[OutboxRecord]) -> None:
         committed.append((key, processor.active))
 
-    processor = InboxProcessor(config, store, dispatcher, on_committed, concurrency=2)
+    dispatcher = Dispatcher(config, SessionRepository(store), conversation, clock=clock,
+                            outbox=whatsapp_outbox, on_queued=on_queued)
+    processor = InboxProcessor(config, store, dispatcher, concurrency=2)
     burst = [record(BUSY, 0, "hi"), record(BUSY, 1, "delivery")]
     burst += [record(BUSY, n, "margherita") for n in range(2, 30)]
     records = [*burst, record(QUIET, 0, "hi")]
