@@ -206,7 +206,7 @@ class SQLiteStore(SessionStore):
 
     async def delete_session(self, key: SessionKey) -> bool:
         """Forget ``key``; ordered after every commit that has already returned."""
-        deleted = await self._open_writer().execute(f"deleting {key}", DELETE_SESSION,
+        deleted = await self._open_writer().execute(f"deleting {key}", DELETE_SESSION.sql(),
                                                     key_params(key))
         return deleted > 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Final, TypeAlias
 
 from storage.base import (
@@ -23,7 +24,31 @@ from storage.base import (
 from storage.codec import check_snapshot_size
 
 Params: TypeAlias = tuple[Any, ...]
-Operation: TypeAlias = tuple[str, Params]
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """A write, for one row or, when it has a ``row`` part, for many rows at once.
+
+    ``head + row + tail`` is the one-row statement; ``head``, then ``row``
+    repeated once per row (comma separated), then ``tail`` writes several
+    rows in one execution.  The writer uses that form: SQLite runs it in one
+    step, where ``executemany`` steps (and gives up and takes back Python's
+    GIL) once per row, which under load costs far more than the step.
+    Without ``row``, ``head`` is the whole statement, run once per row.
+    """
+
+    head: str
+    row: str | None = None
+    tail: str = ""
+
+    def sql(self, rows: int = 1) -> str:
+        if self.row is None:
+            return self.head
+        return self.head + ", ".join([self.row] * rows) + self.tail
+
+
+Operation: TypeAlias = tuple[Statement, Params]
 
 # MIGRATIONS[n] upgrades a file at ``PRAGMA user_version`` n to n + 1.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -82,62 +107,64 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
 
 # ?1/?2 are the conversation; the stored snapshot is moved aside, or the
 # caller's copy when none is stored, so the record is never silently dropped.
-QUARANTINE_SESSION: Final = """
+QUARANTINE_SESSION: Final = Statement("""
 INSERT INTO quarantine (restaurant_id, customer_id, snapshot, reason, created_at)
 SELECT ?1, ?2, coalesce((SELECT snapshot FROM sessions
                          WHERE restaurant_id = ?1 AND customer_id = ?2), ?3), ?4, ?5
-"""
-DELETE_SESSION: Final = "DELETE FROM sessions WHERE restaurant_id = ? AND customer_id = ?"
-UPSERT_SESSION: Final = """
-INSERT INTO sessions (restaurant_id, customer_id, snapshot, updated_at) VALUES (?, ?, ?, ?)
+""")
+DELETE_SESSION: Final = Statement(
+    "DELETE FROM sessions WHERE restaurant_id = ? AND customer_id = ?")
+UPSERT_SESSION: Final = Statement(
+    "INSERT INTO sessions (restaurant_id, customer_id, snapshot, updated_at) VALUES ",
+    "(?, ?, ?, ?)", """
 ON CONFLICT (restaurant_id, customer_id)
-DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at
-"""
-INSERT_ORDER: Final = """
+DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at""")
+INSERT_ORDER: Final = Statement("""
 INSERT INTO orders (reference, restaurant_id, customer_id, status, order_type, branch_id,
                     address, payment_method, currency, total_minor, delivery_fee_minor,
                     lines, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-INSERT_DRAFT: Final = """
-INSERT INTO drafts (restaurant_id, customer_id, reason, cart, created_at) VALUES (?, ?, ?, ?, ?)
-"""
-MARK_PROCESSED: Final = "UPDATE inbox SET processed_at = ? WHERE message_id = ?"
+VALUES """, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+INSERT_DRAFT: Final = Statement(
+    "INSERT INTO drafts (restaurant_id, customer_id, reason, cart, created_at) VALUES ",
+    "(?, ?, ?, ?, ?)")
+MARK_PROCESSED: Final = Statement(
+    "WITH marks (processed_at, message_id) AS (VALUES ", "(?, ?)", """)
+UPDATE inbox SET processed_at = marks.processed_at
+FROM marks WHERE inbox.message_id = marks.message_id""")
 # The id is chosen by the store (the writer is the only one inserting), so a
 # commit can hand its rows to the sender without reading them back.
-INSERT_OUTBOX: Final = """
+INSERT_OUTBOX: Final = Statement("""
 INSERT INTO outbox (id, restaurant_id, customer_id, phone_number_id, body, kind, state,
                     attempts, not_before, created_at)
-VALUES (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)
-"""
+VALUES """, "(?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?)")
 MAX_OUTBOX_ID: Final = "SELECT coalesce(max(id), 0) FROM outbox"
-INSERT_INBOX: Final = """
+INSERT_INBOX: Final = Statement("""
 INSERT INTO inbox (message_id, restaurant_id, customer_id, phone_number_id, wa_id, user_id,
                    sent_at, received_at, payload)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (message_id) DO NOTHING
-"""
-UPSERT_IDENTITY: Final = """
-INSERT INTO identities (user_id, wa_id) VALUES (?, ?)
-ON CONFLICT (user_id) DO UPDATE SET wa_id = excluded.wa_id
-"""
-# ?1 is the outbox id: a row that is no longer pending is left as it is.
-OUTBOX_SENT: Final = """
-UPDATE outbox SET state = 'sent', wamid = ?2, finished_at = ?3 WHERE id = ?1 AND state = 'pending'
-"""
-OUTBOX_RETRY: Final = """
-UPDATE outbox SET attempts = attempts + 1, not_before = ?2, error = ?3
-WHERE id = ?1 AND state = 'pending'
-"""
-OUTBOX_FAILED: Final = """
-UPDATE outbox SET state = 'failed', attempts = attempts + 1, error = ?2, finished_at = ?3
-WHERE id = ?1 AND state = 'pending'
-"""
-UPSERT_STATUS: Final = """
-INSERT INTO message_status (wamid, status, rank, updated_at) VALUES (?, ?, ?, ?)
+VALUES """, "(?, ?, ?, ?, ?, ?, ?, ?, ?)", " ON CONFLICT (message_id) DO NOTHING")
+UPSERT_IDENTITY: Final = Statement(
+    "INSERT INTO identities (user_id, wa_id) VALUES ", "(?, ?)",
+    " ON CONFLICT (user_id) DO UPDATE SET wa_id = excluded.wa_id")
+# The first value is the outbox id: a row that is no longer pending is left as it is.
+OUTBOX_SENT: Final = Statement(
+    "WITH sent (id, wamid, at) AS (VALUES ", "(?, ?, ?)", """)
+UPDATE outbox SET state = 'sent', wamid = sent.wamid, finished_at = sent.at
+FROM sent WHERE outbox.id = sent.id AND outbox.state = 'pending'""")
+OUTBOX_RETRY: Final = Statement(
+    "WITH delayed (id, not_before, error) AS (VALUES ", "(?, ?, ?)", """)
+UPDATE outbox SET attempts = attempts + 1, not_before = delayed.not_before,
+                  error = delayed.error
+FROM delayed WHERE outbox.id = delayed.id AND outbox.state = 'pending'""")
+OUTBOX_FAILED: Final = Statement(
+    "WITH failed (id, error, at) AS (VALUES ", "(?, ?, ?)", """)
+UPDATE outbox SET state = 'failed', attempts = attempts + 1, error = failed.error,
+                  finished_at = failed.at
+FROM failed WHERE outbox.id = failed.id AND outbox.state = 'pending'""")
+UPSERT_STATUS: Final = Statement(
+    "INSERT INTO message_status (wamid, status, rank, updated_at) VALUES ", "(?, ?, ?, ?)", """
 ON CONFLICT (wamid) DO UPDATE
 SET status = excluded.status, rank = excluded.rank, updated_at = excluded.updated_at
-WHERE excluded.rank > message_status.rank
-"""
+WHERE excluded.rank > message_status.rank""")
 # A unit's operations run in this order whether it is batched or alone.
 # INSERT_INBOX comes before MARK_PROCESSED: a message accepted earlier in the
 # same batch must exist when its processing is marked (storage.sqlite_writer).

@@ -22,6 +22,9 @@ from storage.errors import StoreClosed
 
 T = TypeVar("T")
 
+# Room for every shape of the writer's statements (storage.sqlite_writer.write_all).
+STATEMENT_CACHE = 256
+
 
 class DatabaseThread:
     """One ``sqlite3`` connection, only ever used from its own single thread."""
@@ -34,7 +37,8 @@ class DatabaseThread:
     async def open(self, setup: Callable[[sqlite3.Connection], None]) -> None:
         """Connect (autocommit: we say BEGIN and COMMIT) and run ``setup`` once."""
         def connect() -> None:
-            connection = sqlite3.connect(self.path, isolation_level=None)
+            connection = sqlite3.connect(self.path, isolation_level=None,
+                                         cached_statements=STATEMENT_CACHE)
             try:
                 setup(connection)
             except BaseException:

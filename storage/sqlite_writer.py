@@ -3,9 +3,10 @@
 Each caller's writes form a :class:`Unit`: an ordered list of
 ``(statement, parameters)`` operations applied all together or not at all.
 One task takes whatever units are queued and applies them in a single
-transaction, one ``executemany`` per statement kind in the writer's
-statement order, run as one call on the database thread: a batch costs one
-thread hop and one fsync however many units it holds.  Units queued while a batch commits form
+transaction, each statement kind in the writer's statement order written
+for all their rows at once (:func:`write_all`), run as one call on the
+database thread: a batch costs one thread hop and one fsync however many
+units it holds.  Units queued while a batch commits form
 the next batch; nothing waits on a timer.
 
 A unit may name rows to look up inside the transaction before anything is
@@ -16,7 +17,7 @@ operations are left out).  Outcomes are decided in batch order and each
 records in ``found`` what its own operations will write, so a unit decides
 on the rows as the units queued before it leave them, exactly as if the
 units ran one by one.  That holds for rows written by a single statement
-kind (``executemany`` keeps batch order), or by kinds whose place in the
+kind (rows are written in batch order), or by kinds whose place in the
 statement order cannot change the result (an insert-if-absent before an
 update).  Units writing one row with kinds that could be reordered share a
 *claim* (a conversation, an outbox row) and never share a batch.
@@ -25,6 +26,7 @@ update).  Units writing one row with kinds that could be reordered share a
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import sqlite3
 from collections import deque
@@ -34,7 +36,7 @@ from functools import partial
 from typing import Any, Generic, TypeAlias, TypeVar
 
 from storage.errors import StorageError, StoreClosed
-from storage.sqlite_schema import Operation, Params
+from storage.sqlite_schema import Operation, Params, Statement
 from storage.sqlite_thread import DatabaseThread
 
 logger = logging.getLogger(__name__)
@@ -46,7 +48,8 @@ T = TypeVar("T")
 # has ``{marks}`` where its ``IN`` list goes.
 Found: TypeAlias = dict[str, dict[Any, Any]]
 
-LOOKUP_CHUNK = 500  # values per lookup query, far below SQLite's variable limit
+LOOKUP_CHUNK = 512  # values per lookup query, far below SQLite's variable limit
+MAX_ROWS_PER_STATEMENT = 128  # x 13 columns at most: far below it too
 
 
 @dataclass(slots=True)
@@ -83,7 +86,7 @@ class Unit(Generic[T]):
 class GroupCommitWriter:
     """Applies :class:`Unit`\\ s to ``database`` in shared transactions."""
 
-    def __init__(self, database: DatabaseThread, statement_order: Sequence[str],
+    def __init__(self, database: DatabaseThread, statement_order: Sequence[Statement],
                  stats: CommitStats, *, max_batch: int) -> None:
         self.database = database
         self.stats = stats
@@ -215,7 +218,7 @@ class GroupCommitWriter:
         try:
             found = _look_up(connection, units)
             outcomes = [(unit, _outcome(unit, found)) for unit in units]
-            by_statement: dict[str, list[Params]] = {}
+            by_statement: dict[Statement, list[Params]] = {}
             for unit, outcome in outcomes:
                 if not isinstance(outcome, StorageError):
                     for statement, params in unit.operations:
@@ -231,8 +234,27 @@ class GroupCommitWriter:
         return outcomes
 
 
-def write_all(connection: sqlite3.Connection, statement: str, rows: list[Params]) -> None:
-    connection.executemany(statement, rows)
+def write_all(connection: sqlite3.Connection, statement: Statement, rows: list[Params]) -> None:
+    """Write ``rows`` in as few executions as the statement allows.
+
+    Row counts are split into powers of two (37 rows: 32 + 4 + 1), so each
+    statement comes in at most a handful of shapes, all in the connection's
+    statement cache.
+    """
+    if statement.row is None:
+        connection.executemany(statement.head, rows)
+        return
+    done = 0
+    while done < len(rows):
+        size = min(MAX_ROWS_PER_STATEMENT, 1 << ((len(rows) - done).bit_length() - 1))
+        chunk = rows[done:done + size]
+        connection.execute(_rows_sql(statement, size), [value for row in chunk for value in row])
+        done += size
+
+
+@functools.cache
+def _rows_sql(statement: Statement, rows: int) -> str:
+    return statement.sql(rows)
 
 
 def _look_up(connection: sqlite3.Connection, units: list[Unit[Any]]) -> Found:
@@ -246,9 +268,17 @@ def _look_up(connection: sqlite3.Connection, units: list[Unit[Any]]) -> Found:
         rows = found.setdefault(query, {})
         for start in range(0, len(ordered), LOOKUP_CHUNK):
             chunk = ordered[start:start + LOOKUP_CHUNK]
-            sql = query.format(marks=", ".join("?" * len(chunk)))
-            rows.update((row[0], row[1]) for row in connection.execute(sql, chunk))
+            # Padded to a power of two with repeats of the last value: a few
+            # shapes of query, which stay in the statement cache.
+            chunk += chunk[-1:] * ((1 << (len(chunk) - 1).bit_length()) - len(chunk))
+            rows.update((row[0], row[1])
+                        for row in connection.execute(_lookup_sql(query, len(chunk)), chunk))
     return found
+
+
+@functools.cache
+def _lookup_sql(query: str, values: int) -> str:
+    return query.format(marks=", ".join("?" * values))
 
 
 def _outcome(unit: Unit[Any], found: Found) -> Any:

@@ -23,7 +23,7 @@ from storage.errors import (
     StorageError,
 )
 from storage.sqlite import MIGRATIONS, SQLiteStore
-from storage.sqlite_schema import Params
+from storage.sqlite_schema import Params, Statement
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -250,6 +250,32 @@ async def test_the_writer_survives_an_unexpected_error(
     await store.commit(change(2))
     assert await store.load_snapshot(key(1)) is None
     assert await store.load_snapshot(key(2)) == change(2).snapshot
+
+
+@pytest.mark.parametrize("count", [1, 2, 3, 37, 300])
+def test_rows_are_written_in_order_by_a_few_statements_of_a_few_shapes(count: int) -> None:
+    statement = Statement("INSERT INTO t (a, b) VALUES ", "(?, ?)")
+    executed: list[str] = []
+    with closing(sqlite3.connect(":memory:")) as connection:
+        connection.execute("CREATE TABLE t (n INTEGER PRIMARY KEY, a INTEGER, b TEXT)")
+        connection.set_trace_callback(executed.append)
+        sqlite_writer.write_all(connection, statement, [(i, f"row {i}") for i in range(count)])
+        rows = connection.execute("SELECT a, b FROM t ORDER BY n").fetchall()
+    assert rows == [(i, f"row {i}") for i in range(count)]
+    # One execution per power of two in the count (300 = 128 + 128 + 32 + 8 + 4).
+    inserts = [sql for sql in executed if sql.startswith("INSERT")]
+    sizes = [sql.count("'row ") for sql in inserts]  # traced with the values bound
+    assert sum(sizes) == count
+    assert all(size & (size - 1) == 0 and size <= 128 for size in sizes)
+    assert len(inserts) == (count // 128) + bin(count % 128).count("1")
+
+
+def test_a_statement_without_a_row_part_runs_once_per_row() -> None:
+    statement = Statement("INSERT INTO t (a) SELECT ?1 WHERE ?1 % 2 = 0")
+    with closing(sqlite3.connect(":memory:")) as connection:
+        connection.execute("CREATE TABLE t (a INTEGER)")
+        sqlite_writer.write_all(connection, statement, [(i,) for i in range(10)])
+        assert connection.execute("SELECT a FROM t").fetchall() == [(0,), (2,), (4,), (6,), (8,)]
 
 
 async def test_close_drains_every_accepted_commit(store: SQLiteStore) -> None:
