@@ -164,13 +164,13 @@ class OutboxSender:
 
     async def _send_in_order(self, rows: list[OutboxRecord]) -> bool:
         """Send ``rows`` one at a time; ``False`` if one has to wait for a retry."""
+        receipts = [row for row in rows if row.kind == "read" and row.id not in self._in_flight]
+        if receipts:
+            self._send_receipt(receipts[-1], covered=receipts[:-1])
         for row in rows:
             if self._stopping:
                 return True  # the rest are durable: the next start sends them
-            if row.id in self._in_flight:
-                continue
-            if row.kind == "read":
-                self._send_receipt(row)
+            if row.kind == "read" or row.id in self._in_flight:
                 continue
             outcome = await self._post(row)
             now = self.clock()
@@ -199,30 +199,38 @@ class OutboxSender:
                 logger.warning("could not mark outbox=%d sent (%s); trying again", row.id, exc)
                 await asyncio.sleep(0.1 * attempt)
 
-    def _send_receipt(self, row: OutboxRecord) -> None:
+    def _send_receipt(self, row: OutboxRecord, covered: list[OutboxRecord]) -> None:
         """A read receipt goes out beside the replies, not ahead of them.
 
-        Marking a message read also marks the earlier ones, so a receipt is
-        worth one try: a failed one is recorded and not retried.
+        Marking a message read also marks the customer's earlier messages
+        read (Meta: "the API also marks earlier messages in the conversation
+        as read"), so only the latest of ``row``'s customer's pending
+        receipts is sent, and the ``covered`` ones are settled with it.  For
+        the same reason a receipt is worth one try: a failed one is recorded
+        and not retried; the next message's receipt covers it.
         """
-        self._in_flight.add(row.id)
-        task = asyncio.create_task(self._receipt(row), name=f"read receipt {row.id}")
+        self._in_flight.update(receipt.id for receipt in (row, *covered))
+        task = asyncio.create_task(self._receipt(row, covered), name=f"read receipt {row.id}")
         self._receipts.add(task)
         task.add_done_callback(self._receipts.discard)
 
-    async def _receipt(self, row: OutboxRecord) -> None:
+    async def _receipt(self, row: OutboxRecord, covered: list[OutboxRecord]) -> None:
         try:
             outcome = await self._post(row)
+            now = self.clock()
             if isinstance(outcome, Accepted):
-                await self.store.outbox_sent(row.id, outcome.wamid, self.clock())
+                await asyncio.gather(
+                    self.store.outbox_sent(row.id, outcome.wamid, now),
+                    *(self.store.outbox_sent(receipt.id, None, now) for receipt in covered))
             else:
                 logger.info("read receipt to customer=%s outbox=%d not sent: %s",
                             row.key.customer_id, row.id, outcome.describe())
-                await self.store.outbox_failed(row.id, outcome.describe(), self.clock())
+                await asyncio.gather(*(self.store.outbox_failed(receipt.id, outcome.describe(), now)
+                                       for receipt in (row, *covered)))
         except Exception:
             logger.exception("read receipt outbox=%d", row.id)
         finally:
-            self._in_flight.discard(row.id)
+            self._in_flight.difference_update(receipt.id for receipt in (row, *covered))
             self._ended_during_read.add(row.key)
 
     async def _post(self, row: OutboxRecord) -> SendOutcome:

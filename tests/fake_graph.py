@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -156,6 +157,28 @@ async def start_fake_graph(*, version: str = DEFAULT_VERSION, latency: float = 0
     fake = FakeGraph(version=version, latency=latency)
     await fake.start()
     return fake
+
+
+def compare_with_outbox(arrivals: list[bytes], rows: Sequence[tuple[str, str, bytes]]
+                        ) -> tuple[list[bytes], Counter[bytes]]:
+    """What Graph should have received and did not, and what it received more than once.
+
+    ``rows`` are the outbox as ``(customer, kind, body)`` in id order. Every
+    reply must have arrived; a read receipt may instead be covered by a later
+    receipt of the same customer that arrived (marking a message read marks
+    the earlier ones read too, so the sender sends only the latest).
+    """
+    unmatched = Counter(arrivals)
+    missing: list[bytes] = []
+    receipt_arrived: set[str] = set()
+    for customer, kind, body in reversed(rows):
+        if unmatched[body] > 0:
+            unmatched[body] -= 1
+            if kind == "read":
+                receipt_arrived.add(customer)
+        elif kind != "read" or customer not in receipt_arrived:
+            missing.append(body)
+    return missing, +unmatched
 
 
 def _error(http_status: int, code: int, message: str) -> web.Response:

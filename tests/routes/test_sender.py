@@ -9,12 +9,18 @@ from pathlib import Path
 
 import aiohttp
 
+from routes.graph import read_receipt_payload
 from routes.sender import OutboxSender
 from storage.base import Changes, OutboxMessage, SessionKey
 from storage.sqlite import SQLiteStore
 from tests.fake_graph import FakeGraph
 
 KEY = SessionKey("luigis", "447700900001")
+
+
+def receipt(message_id: str) -> OutboxMessage:
+    return OutboxMessage(KEY, "109876543210001", json.dumps(read_receipt_payload(message_id)),
+                         kind="read")
 
 
 def reply(text: str) -> OutboxMessage:
@@ -52,3 +58,40 @@ async def test_a_reply_waiting_for_a_retry_before_a_restart_still_goes_first(
             await sender.stop()
             await running
     assert [sent.body["text"]["body"] for sent in graph.sends] == ["A", "B"]
+
+
+async def backlog_sent(tmp_path: Path, graph: FakeGraph) -> list[tuple[str, str]]:
+    """Three processed messages whose receipts and replies wait from before a restart,
+    then a sender started on them; the (kind, state) of every outbox row after."""
+    async with SQLiteStore(tmp_path / "orderbot.db") as store, aiohttp.ClientSession() as http:
+        for n, text in enumerate(["A", "B", "C"]):
+            await store.commit(Changes(KEY, time.time(),
+                                       outbox=[receipt(f"wamid.IN{n}"), reply(text)]))
+        sender = OutboxSender(store, http, graph.url, "token", time.time)
+        running = asyncio.create_task(sender.run())
+        await graph.wait_for_sends(3)
+        await sender.stop()  # waits for the sends and receipts in flight to be recorded
+        await running
+        return [(row.kind, row.state) for row in await store.list_outbox(KEY)]
+
+
+async def test_a_backlog_of_read_receipts_is_one_receipt_for_the_latest_message(
+        tmp_path: Path) -> None:
+    async with FakeGraph() as graph:
+        states = await backlog_sent(tmp_path, graph)
+    # Marking a message read marks the earlier ones read: one request does for all three.
+    assert [read.body["message_id"] for read in graph.reads] == ["wamid.IN2"]
+    assert [sent.body["text"]["body"] for sent in graph.sends] == ["A", "B", "C"]
+    assert states == [("read", "sent"), ("message", "sent")] * 3
+
+
+async def test_a_failed_receipt_settles_the_ones_it_covered_and_holds_up_no_reply(
+        tmp_path: Path) -> None:
+    async with FakeGraph() as graph:
+        graph.fail_next_read(1, 131009)
+        states = await backlog_sent(tmp_path, graph)
+    # Tried once, not retried: the next message's receipt will cover them.
+    assert [json.loads(raw)["message_id"] for raw in graph.arrivals
+            if json.loads(raw).get("status") == "read"] == ["wamid.IN2"]
+    assert [sent.body["text"]["body"] for sent in graph.sends] == ["A", "B", "C"]
+    assert states == [("read", "failed"), ("message", "sent")] * 3
