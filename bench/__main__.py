@@ -5,8 +5,9 @@
 
 Measures, each server in its own subprocess and each load generator in
 another: the ceiling (a plain aiohttp JSON handler), webhook ingest, whole
-orders end to end on a SQLite file and in memory, and an open-loop sweep of
-offered load; then ``bench/scale.py`` when it exists.  Prints a table with
+orders end to end on a SQLite file, the relay (the same customers against
+only the HTTP each message needs), whole orders in memory, and an open-loop
+sweep of offered load; then ``bench/scale.py`` when it exists.  Prints a table with
 every figure beside its target and, as the last line, one JSON object.
 """
 
@@ -28,7 +29,14 @@ from pathlib import Path
 from typing import Any, Final, cast
 
 from bench.blast import pick_generator
-from bench.measure import Knobs, measure_ceiling, measure_e2e, measure_ingest, measure_sweep
+from bench.measure import (
+    Knobs,
+    measure_ceiling,
+    measure_e2e,
+    measure_ingest,
+    measure_relay,
+    measure_sweep,
+)
 from bench.processes import BenchError
 from bench.profile import Profiler
 from bench.report import (
@@ -37,6 +45,8 @@ from bench.report import (
     detail_rows,
     e2e_figures,
     headline_rows,
+    relay_figures,
+    relay_note,
     scale_rows,
     sweep_figures,
     sweep_rows,
@@ -118,7 +128,9 @@ async def measure_all(knobs: Knobs, fractions: Sequence[float], outcome: Outcome
     progress(f"  {ingest.result.rps:,.0f} requests/s; e2e on a SQLite file ...")
     durable = await measure_e2e(knobs, str(knobs.workdir / "e2e.db"), "e2e",
                                 profile=knobs.profile_dir is not None)
-    progress(f"  {durable.msgs_per_s:,.0f} msgs/s; e2e in memory ...")
+    progress(f"  {durable.msgs_per_s:,.0f} msgs/s; relay (the HTTP alone) ...")
+    relay = await measure_relay(knobs)
+    progress(f"  {relay.msgs_per_s:,.0f} msgs/s; e2e in memory ...")
     memory = await measure_e2e(knobs, ":memory:", "e2e-memory",
                                profile=knobs.profile_dir is not None)
     progress(f"  {memory.msgs_per_s:,.0f} msgs/s; open-loop sweep at "
@@ -126,6 +138,7 @@ async def measure_all(knobs: Knobs, fractions: Sequence[float], outcome: Outcome
     sweep = await measure_sweep(knobs, durable.msgs_per_s, fractions)
     outcome.figures.update(blast_figures(ceiling, ingest))
     outcome.figures.update(e2e_figures(durable, memory, ceiling.result.rps))
+    outcome.figures.update(relay_figures(relay, durable, ceiling.result.rps))
     outcome.figures.update(sweep_figures(sweep, durable.msgs_per_s))
     outcome.profile = [*ingest.profile, *durable.profile, *memory.profile]
 
@@ -174,6 +187,7 @@ def print_table(outcome: Outcome, knobs: Knobs, quick: bool) -> None:
              f"{knobs.generator.describe()}; {knobs.customers} customers end to end "
              f"(closed loop), {knobs.sweep_customers} in the open-loop sweep", ""]
     lines += headline_rows(figures)
+    lines += relay_note(figures)
     lines += ["", *detail_rows(figures), "", "open-loop sweep (fractions of e2e_msgs_per_s):"]
     lines += sweep_rows(figures["sweep"])
     if outcome.scale:

@@ -8,6 +8,10 @@ location request before a pin, and the confirmation after the last step.
 A reply only counts once the bot's read receipt for *this* message arrived
 (the outbox sends it before that message's replies), so a late answer to an
 earlier message can never be taken for the current one.
+
+A customer made with ``any_answer`` takes any reply after its POST as the
+answer to its current step: against ``bench.relay``, which answers every
+message with the same text and offers nothing to walk on.
 """
 
 from __future__ import annotations
@@ -58,6 +62,9 @@ class Expectation:
         return self.option is None or self.option in offered_options(message)
 
 
+ANY_REPLY: Final = Expectation()
+
+
 def expectation_after(walk: Sequence[str], position: int) -> Expectation:
     """What the customer waits for after sending ``walk[position]``."""
     if position == len(walk) - 1:
@@ -84,9 +91,10 @@ def offered_options(message: dict[str, Any]) -> dict[str, tuple[str, str]]:
 class SimulatedCustomer:
     """One customer's place in its walk, and the turn it is waiting on."""
 
-    def __init__(self, wa_id: str, walk: Sequence[str]) -> None:
+    def __init__(self, wa_id: str, walk: Sequence[str], *, any_answer: bool = False) -> None:
         self.wa_id = wa_id
         self.walk = walk
+        self.any_answer = any_answer
         self.position = 0
         self.options: dict[str, tuple[str, str]] = {}
         self.wamid: str | None = None
@@ -132,12 +140,18 @@ class SimulatedCustomer:
         # answer to it (the read receipt travels beside it, in either order).
         if answer is None or answer.done():
             return
-        if expectation_after(self.walk, self.position).met_by(message):
+        if self.expectation().met_by(message):
             self.options = offered_options(message)
             answer.set_result(at)
         else:
             self.unexpected += 1
             self.last_unexpected = message
+
+    def expectation(self) -> Expectation:
+        """What ends the current turn: any reply with ``any_answer``, else the walk's."""
+        if self.any_answer:
+            return ANY_REPLY
+        return expectation_after(self.walk, self.position)
 
     def advance(self) -> None:
         """The turn was answered: the next step (a new order after the last one)."""

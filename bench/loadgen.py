@@ -14,6 +14,9 @@ message in flight, which finds the highest rate the bot sustains.  With
 rate, each taken by an idle customer; when every customer is still waiting
 for an answer the arrival is counted as skipped (the bot is saturated).
 
+With ``--any-answer`` each customer takes any reply after its POST as the
+answer to its current step (``bench.relay`` answers without a conversation).
+
 Prints ``mark window-start`` / ``mark window-end`` as the measuring window
 opens and closes (the parent samples the server's CPU then), and its result
 as one JSON line last.
@@ -79,11 +82,13 @@ class Tally:
 class E2ELoad:
     """The customers, the Graph listener that routes answers to them, and the tally."""
 
-    def __init__(self, target: str, customers: int, run_id: int) -> None:
+    def __init__(self, target: str, customers: int, run_id: int,
+                 any_answer: bool = False) -> None:
         self.url = target.rstrip("/") + "/webhook"
         self.run_id = run_id
         self._identities = 0
-        self.customers = [SimulatedCustomer(self._new_wa_id(), WALKS[index % len(WALKS)])
+        self.customers = [SimulatedCustomer(self._new_wa_id(), WALKS[index % len(WALKS)],
+                                            any_answer=any_answer)
                           for index in range(customers)]
         self.by_recipient = {customer.recipient: customer for customer in self.customers}
         self.by_wamid: dict[str, SimulatedCustomer] = {}
@@ -245,7 +250,7 @@ def _latency(prefix: str, seconds: list[float]) -> dict[str, float]:
 
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
-    load = E2ELoad(args.target, args.customers, args.run_id)
+    load = E2ELoad(args.target, args.customers, args.run_id, args.any_answer)
     sink = GraphSink(load)
     await sink.start("127.0.0.1", args.graph_port)
     cpu: dict[str, float] = {}
@@ -278,6 +283,9 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="open-loop messages/s (default: closed loop)")
     parser.add_argument("--run-id", type=int, default=1,
                         help="distinct per run against one server: fresh customers, fresh ids")
+    parser.add_argument("--any-answer", action="store_true",
+                        help="any reply after a POST answers the current step (for "
+                             "bench.relay, which runs no conversation)")
     result = asyncio.run(run(parser.parse_args()))
     print(json.dumps(result), flush=True)
 

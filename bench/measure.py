@@ -2,8 +2,10 @@
 
 The ceiling and ingest are blasted by the same closed-loop generator with
 the same connections, duration and body size; end-to-end runs drive
-``serve`` with simulated customers (``bench.loadgen``).  Every server is a
-fresh subprocess on a free port, with its database in the run's temp dir.
+``serve`` with simulated customers (``bench.loadgen``), and the relay
+(``bench.relay``: only the HTTP of each message) with the same customers.
+Every server is a fresh subprocess on a free port, with its database in the
+run's temp dir.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from bench.processes import (
     cpu_seconds,
     free_port,
     last_json_line,
+    relay_argv,
     run_bounded,
     running,
     serve_argv,
@@ -170,6 +173,20 @@ async def measure_e2e(knobs: Knobs, db: str, label: str, profile: bool = False) 
                                    run_id=1, rate=None, profile_label=label if profile else None)
 
 
+async def measure_relay(knobs: Knobs) -> E2EPhase:
+    """The closed-loop e2e run against ``bench.relay`` instead of ``serve``.
+
+    Same customers, warm-up and duration as ``measure_e2e``; each customer
+    takes any reply as its answer, as the relay runs no conversation.  Its
+    rate is what the three HTTP exchanges of a message alone allow here.
+    """
+    graph_port, port = free_port(), free_port()
+    async with running(relay_argv(port), port, knobs.workdir / "relay.log",
+                       env=serve_env(_graph_url(graph_port))) as server:
+        return await run_customers(server, graph_port, knobs, customers=knobs.customers,
+                                   run_id=1, rate=None, any_answer=True)
+
+
 async def measure_sweep(knobs: Knobs, max_rate: float,
                         fractions: Sequence[float]) -> list[E2EPhase]:
     """Open-loop runs at each fraction of ``max_rate``, lowest first, on one server.
@@ -201,7 +218,8 @@ async def _serve_for_customers(knobs: Knobs, db: str,
 
 async def run_customers(server: Server, graph_port: int, knobs: Knobs, *, customers: int,
                         run_id: int, rate: float | None,
-                        profile_label: str | None = None) -> E2EPhase:
+                        profile_label: str | None = None,
+                        any_answer: bool = False) -> E2EPhase:
     """One ``bench.loadgen`` run; the server's CPU is sampled at the window's edges."""
     argv = [sys.executable, "-m", "bench.loadgen", "--target", server.url,
             "--graph-port", str(graph_port), "--customers", str(customers),
@@ -209,6 +227,8 @@ async def run_customers(server: Server, graph_port: int, knobs: Knobs, *, custom
             "--run-id", str(run_id)]
     if rate is not None:
         argv += ["--rate", f"{rate:.3f}"]
+    if any_answer:
+        argv.append("--any-answer")
     profiler = _profiler(knobs, profile_label) if profile_label else None
     cpu: dict[str, float] = {}
     starts: list[asyncio.Task[None]] = []

@@ -1,6 +1,6 @@
 """Server subprocesses: started like production, waited for, and always stopped.
 
-Every server (``bot.py serve`` or the ceiling) runs in its own process, as
+Every server (``bot.py serve``, the ceiling or the relay) runs in its own process, as
 in production, so that the load generator never shares its interpreter and
 event loop.  ``running`` is an async context manager: whatever happens in the
 body, the process gets SIGTERM, then SIGKILL if it does not leave in time.
@@ -83,6 +83,11 @@ def serve_env(graph_url: str) -> dict[str, str]:
 
 def ceiling_argv(port: int) -> list[str]:
     return [sys.executable, "-m", "bench.ceiling", "--host", HOST, "--port", str(port)]
+
+
+def relay_argv(port: int) -> list[str]:
+    """``bench.relay``: it reads ``serve_env``'s variables, as ``serve`` does."""
+    return [sys.executable, "-m", "bench.relay", "--host", HOST, "--port", str(port)]
 
 
 @contextlib.asynccontextmanager
