@@ -203,7 +203,7 @@ def detail_rows(figures: Mapping[str, Any]) -> list[str]:
 
 def _backlog_row(accepted: float, answered: float) -> str:
     row = (f"during ingest serve also processed and answered {answered:,.0f} msgs/s "
-           f"(read receipts at Graph) of the {accepted:,.0f}/s it accepted")
+           f"(inbox rows marked processed) of the {accepted:,.0f}/s it accepted")
     if answered < 0.95 * accepted:
         row += ": the rest was still queued in the inbox when the window closed"
     return row
