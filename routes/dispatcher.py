@@ -59,9 +59,10 @@ class Dispatcher:
         if missing:
             raise ValueError(f"states without a question: {sorted(missing)}")
         self.locks = CustomerLocks()
+        self.lifecycle = SessionLifecycle(repository, outbox, on_queued)
         self.middlewares: list[Middleware] = [
             self.locks,
-            SessionLifecycle(repository, outbox, on_queued),
+            self.lifecycle,
             SessionExpiry(config.session.ttl_minutes * 60),
         ]
 
@@ -79,6 +80,24 @@ class Dispatcher:
         await self._chain(self.middlewares)(update)
         assert update.effects is not None
         return update.effects.replies
+
+    async def apologise(self, restaurant: Restaurant, customer_id: str, *, message_id: str,
+                        channel: Any = None) -> None:
+        """Answer a message whose handling failed outside any handler, and mark it handled.
+
+        For what :meth:`feed` could not even start on or finish (an inbox row
+        this build cannot read, say): the customer gets the same apology as
+        for a failing handler, with their conversation left as stored, rather
+        than silence and a message retried for ever.
+        """
+        update = Update(SessionKey(restaurant.id, customer_id), restaurant,
+                        Inbound("unsupported"), self.clock(), message_id=message_id,
+                        channel=channel)
+
+        async def commit(update: Update) -> None:
+            await self.lifecycle.commit_failed(update, [text(FAILURE_REPLY)])
+
+        await self.locks(commit, update)
 
     def _chain(self, middlewares: Sequence[Middleware]) -> NextStep:
         step: NextStep = self._handle

@@ -74,6 +74,10 @@ def whatsapp_outbox(update: Update, replies: Sequence[Outgoing]) -> list[OutboxM
     return rows
 
 
+def _address(record: InboxRecord) -> ReplyAddress:
+    return ReplyAddress(record.phone_number_id, record.wa_id, record.user_id, record.message_id)
+
+
 def _json(payload: dict[str, Any]) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
@@ -188,7 +192,7 @@ class InboxProcessor:
 
         A message whose commit fails is retried by the processor itself, with
         its customer held; the sweep catches what nobody holds any more (a
-        row whose processing raised, say). The cut-off leaves alone rows that
+        row that could be neither processed nor answered, say). The cut-off leaves alone rows that
         have just been accepted: the webhook submits those itself.
         """
         records = await self.store.pending_inbound(limit=batch)
@@ -220,10 +224,29 @@ class InboxProcessor:
         try:
             return await self._feed(record)
         except Exception:
-            # Not the store: a bug or an unreadable row. It stays pending for the
-            # sweep, which logs it again, rather than blocking the customer.
-            logger.exception("processing message=%s failed", record.message_id)
+            # Not the store: a bug, or a row this build cannot read. Retrying
+            # would fail the same way, and would apply the message after the
+            # customer's later ones if a fix came: answer it with an apology.
+            logger.exception("processing message=%s failed; answering with an apology",
+                             record.message_id)
+            return await self._apologise(record)
+
+    async def _apologise(self, record: InboxRecord) -> bool:
+        restaurant = self.config.restaurant(record.key.restaurant_id)
+        if restaurant is None:
             return True
+        try:
+            await self.dispatcher.apologise(restaurant, record.key.customer_id,
+                                            message_id=record.message_id,
+                                            channel=_address(record))
+        except AlreadyProcessed:
+            pass  # the failure came after its commit: it was answered
+        except StorageError:
+            return False
+        except Exception:
+            # Left pending: the sweep logs it and tries again every 30 s.
+            logger.exception("could not answer message=%s either", record.message_id)
+        return True
 
     async def _feed(self, record: InboxRecord) -> bool:
         restaurant = self.config.restaurant(record.key.restaurant_id)
@@ -239,12 +262,10 @@ class InboxProcessor:
             except StorageError:
                 return False
             return True
-        address = ReplyAddress(record.phone_number_id, record.wa_id, record.user_id,
-                               record.message_id)
         try:
             await self.dispatcher.feed(restaurant, record.key.customer_id,
                                        decode_inbound(record.payload),
-                                       message_id=record.message_id, channel=address,
+                                       message_id=record.message_id, channel=_address(record),
                                        sent_at=record.sent_at)
         except AlreadyProcessed:
             logger.info("message=%s already processed", record.message_id)

@@ -154,22 +154,34 @@ class SessionLifecycle:
             update.notes.append(QUARANTINE_NOTICE)
         await call_next(update)
         assert update.effects is not None
+        if update.failed:
+            await self.commit_failed(update, update.effects.replies)
+            return
         changes = Changes(key=update.key, updated_at=update.now,
                           inbox_processed=update.message_id)
         if self.outbox is not None:
             changes.outbox = self.outbox(update, update.effects.replies)
-        if update.failed:
-            # Keep the stored snapshot; still answer and mark the message handled,
-            # so a message that breaks a handler is not retried for ever.
-            self.repository.forget(update.key)
-            if update.message_id is not None:
-                self._queued(update.key, await self.repository.store.commit(changes))
-            return
         session.last_activity = update.now
         changes.orders = list(update.effects.orders)
         changes.drafts = list(update.effects.drafts)
         changes.quarantine = update.quarantine
         self._queued(update.key, await self.repository.save(session, changes))
+
+    async def commit_failed(self, update: Update, replies: Sequence[Outgoing]) -> None:
+        """Answer ``update`` with ``replies`` and mark it handled; keep the stored snapshot.
+
+        For a message whose handling failed: it is not retried for ever, and
+        the conversation stays as stored (the cached copy, perhaps half
+        changed by the failed attempt, is dropped).
+        """
+        self.repository.forget(update.key)
+        if update.message_id is None:
+            return
+        changes = Changes(key=update.key, updated_at=update.now,
+                          inbox_processed=update.message_id)
+        if self.outbox is not None:
+            changes.outbox = self.outbox(update, replies)
+        self._queued(update.key, await self.repository.store.commit(changes))
 
     def _queued(self, key: SessionKey, rows: list[OutboxRecord]) -> None:
         if rows and self.on_queued is not None:

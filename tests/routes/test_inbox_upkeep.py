@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from bot import INBOX, SETTINGS, STORE
+from routes.dispatcher import FAILURE_REPLY
 from routes.inbox import encode_inbound
 from routes.messages import Inbound
 from routes.upkeep import maintain
@@ -24,6 +25,7 @@ from tests.whatsapp_support import (
     bodies_to,
     fixture,
     post,
+    session_of,
     settle,
 )
 
@@ -77,7 +79,7 @@ async def test_a_failed_commit_is_retried_and_later_messages_wait_behind_it(
 async def test_the_sweep_picks_up_a_message_nobody_holds(
         client: Client, graph: FakeGraph, fixture_clock: FixtureDayClock) -> None:
     store = client.app[STORE]
-    # Stored, but never handed to the processor (as if its processing had raised).
+    # Stored, but never handed to the processor (as if it could not even be answered).
     record = InboxRecord(TEXT_ID, AMIRA, "109876543210001", AMIRA.customer_id, None,
                          FIXTURE_TIME, fixture_clock() - 60,
                          encode_inbound(Inbound("text", text="hi")))
@@ -89,6 +91,27 @@ async def test_the_sweep_picks_up_a_message_nobody_holds(
     await settle(client)
     [reply] = bodies_to(graph, "+447700900123")
     assert "Welcome to Luigi's Pizzeria!" in reply
+
+
+async def test_a_row_this_build_cannot_read_is_answered_with_an_apology_not_retried(
+        client: Client, graph: FakeGraph, fixture_clock: FixtureDayClock) -> None:
+    store = client.app[STORE]
+    assert await post(client, fixture("text.json")) == 200  # "hi"
+    await settle(client)
+    assert (await session_of(client, AMIRA)).state == "choosing_order_type"
+    # Say, written by an older build in a layout this one no longer decodes.
+    unreadable = InboxRecord("wamid.UNREADABLE", AMIRA, "109876543210001", AMIRA.customer_id,
+                             None, FIXTURE_TIME, fixture_clock(), b"\xc1")
+    assert await store.accept_inbound([unreadable]) == ["wamid.UNREADABLE"]
+    client.app[INBOX].submit(unreadable)
+    await settle(client)
+
+    assert await store.inbox_state("wamid.UNREADABLE") == "processed"  # not retried for ever
+    assert bodies_to(graph, "+447700900123")[-1] == FAILURE_REPLY
+    assert (await session_of(client, AMIRA)).state == "choosing_order_type"
+    assert await post(client, fixture("button_reply.json")) == 200  # "delivery"
+    await settle(client)
+    assert (await session_of(client, AMIRA)).state == "choosing_category"
 
 
 async def test_old_ids_and_replies_are_pruned_after_their_retention_and_not_before(
