@@ -128,11 +128,11 @@ class Session:
     @classmethod
     def from_snapshot(cls, snapshot: Mapping[str, Any]) -> Session:
         """Restore a session; :class:`SnapshotError` if it cannot be understood."""
-        data = migrate_snapshot(snapshot)
-        state = data.get("state")
-        if state not in ORDER_FLOW.state_names:
-            raise SnapshotError(f"unknown state {state!r}")
         try:
+            data = migrate_snapshot(snapshot)
+            state = data.get("state")
+            if state not in ORDER_FLOW.state_names:
+                raise SnapshotError(f"unknown state {state!r}")
             pending = data.get("pending")
             return cls(
                 state=state,
@@ -147,8 +147,9 @@ class Session:
                 page=int(data.get("page") or 0),
                 pending=None if pending is None else _pending_item(pending),
             )
-        except (TypeError, ValueError, IndexError) as exc:
-            raise SnapshotError(f"malformed snapshot: {exc}") from exc
+        except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
+            # Whatever a stored snapshot holds, an unreadable one is quarantined (G6).
+            raise SnapshotError(f"malformed snapshot: {exc!r}") from exc
 
 
 def _pending_item(plain: Sequence[Any]) -> PendingItem:

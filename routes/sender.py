@@ -165,12 +165,14 @@ class OutboxSender:
     async def _send_in_order(self, rows: list[OutboxRecord]) -> bool:
         """Send ``rows`` one at a time; ``False`` if one has to wait for a retry."""
         receipts = [row for row in rows if row.kind == "read" and row.id not in self._in_flight]
-        if receipts:
-            self._send_receipt(receipts[-1], covered=receipts[:-1])
         for row in rows:
             if self._stopping:
                 return True  # the rest are durable: the next start sends them
-            if row.kind == "read" or row.id in self._in_flight:
+            if row.id in self._in_flight:
+                continue
+            if row.kind == "read":
+                if row is receipts[-1]:  # after the replies to the messages it covers
+                    self._send_receipt(row, covered=receipts[:-1])
                 continue
             outcome = await self._post(row)
             now = self.clock()
@@ -205,9 +207,12 @@ class OutboxSender:
         Marking a message read also marks the customer's earlier messages
         read (Meta: "the API also marks earlier messages in the conversation
         as read"), so only the latest of ``row``'s customer's pending
-        receipts is sent, and the ``covered`` ones are settled with it.  For
-        the same reason a receipt is worth one try: a failed one is recorded
-        and not retried; the next message's receipt covers it.
+        receipts is sent, after the replies to the messages it covers, and
+        the ``covered`` ones are settled with it.  For the same reason a
+        receipt is worth one try: a failed one is recorded and not retried;
+        the next message's receipt covers it.  "Latest" is the order the
+        messages were processed in; a message Meta delivered out of order
+        could be left without its read ticks.
         """
         self._in_flight.update(receipt.id for receipt in (row, *covered))
         task = asyncio.create_task(self._receipt(row, covered), name=f"read receipt {row.id}")
@@ -219,14 +224,19 @@ class OutboxSender:
             outcome = await self._post(row)
             now = self.clock()
             if isinstance(outcome, Accepted):
-                await asyncio.gather(
-                    self.store.outbox_sent(row.id, outcome.wamid, now),
-                    *(self.store.outbox_sent(receipt.id, None, now) for receipt in covered))
+                marks = [self.store.outbox_sent(row.id, outcome.wamid, now)]
+                marks += [self.store.outbox_sent(receipt.id, None, now) for receipt in covered]
             else:
                 logger.info("read receipt to customer=%s outbox=%d not sent: %s",
                             row.key.customer_id, row.id, outcome.describe())
-                await asyncio.gather(*(self.store.outbox_failed(receipt.id, outcome.describe(), now)
-                                       for receipt in (row, *covered)))
+                marks = [self.store.outbox_failed(receipt.id, outcome.describe(), now)
+                         for receipt in (row, *covered)]
+            # Every mark finished before these ids leave _in_flight: a scan
+            # must not read one as pending while it is being written.
+            for result in await asyncio.gather(*marks, return_exceptions=True):
+                if isinstance(result, Exception):
+                    logger.error("read receipt outbox=%d: could not record it (%s); the "
+                                 "scan sends it again", row.id, result)
         except Exception:
             logger.exception("read receipt outbox=%d", row.id)
         finally:

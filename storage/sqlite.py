@@ -14,7 +14,7 @@ import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import aiosqlite
 
@@ -333,8 +333,15 @@ class SQLiteStore(SessionStore):
 PRAGMAS = ("synchronous = FULL", "busy_timeout = 5000", "foreign_keys = ON")
 
 
+# UPDATE ... FROM (storage.sqlite_schema), and 32,766 variables per statement.
+MIN_SQLITE: Final = (3, 33, 0)
+
+
 def _set_up_writer(connection: sqlite3.Connection) -> None:
     """WAL and durable commits, then the schema brought up to date (on the writer's thread)."""
+    if sqlite3.sqlite_version_info < MIN_SQLITE:
+        raise StorageError(f"SQLite {'.'.join(map(str, MIN_SQLITE))} or newer is needed; "
+                           f"this Python uses {sqlite3.sqlite_version}")
     [(mode,)] = connection.execute("PRAGMA journal_mode = WAL").fetchall()
     if mode != "wal":
         raise StorageError(f"cannot use WAL (journal_mode is {mode})")

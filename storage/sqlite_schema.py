@@ -86,6 +86,8 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             payload BLOB NOT NULL, processed_at REAL)""",
         "CREATE INDEX inbox_pending ON inbox (processed_at) WHERE processed_at IS NULL",
         # The writer checks before it marks; this catches any other writer (G4).
+        # (A message marked twice within one multi-row UPDATE would be updated
+        # once without firing it: the writer's lookup refuses the second mark.)
         """CREATE TRIGGER inbox_processed_once BEFORE UPDATE OF processed_at ON inbox
             WHEN OLD.processed_at IS NOT NULL
             BEGIN SELECT RAISE(ABORT, 'inbox message already processed'); END""",

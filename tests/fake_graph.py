@@ -64,6 +64,7 @@ class FakeGraph:
         self.reads: list[RecordedRequest] = []
         self.failures: list[RecordedRequest] = []
         self.arrivals: list[bytes] = []
+        self.accepted: list[bytes] = []  # raw bodies of the requests answered with success
         self._closing = asyncio.Event()
         self._script: deque[_ScriptedFailure] = deque()
         self._read_script: deque[_ScriptedFailure] = deque()
@@ -135,11 +136,13 @@ class FakeGraph:
                 self.failures.append(recorded)
                 return _error(failure.http_status, failure.code, f"scripted error {failure.code}")
             self.reads.append(recorded)
+            self.accepted.append(raw)
             return web.json_response({"success": True})
         if self._script:
             failure = self._script.popleft()
             self.failures.append(recorded)
             return _error(failure.http_status, failure.code, f"scripted error {failure.code}")
+        self.accepted.append(raw)
         async with self._changed:
             self.sends.append(recorded)
             wamid = f"wamid.FAKE{len(self.sends)}"
@@ -159,26 +162,27 @@ async def start_fake_graph(*, version: str = DEFAULT_VERSION, latency: float = 0
     return fake
 
 
-def compare_with_outbox(arrivals: list[bytes], rows: Sequence[tuple[str, str, bytes]]
+def compare_with_outbox(graph: FakeGraph, rows: Sequence[tuple[str, str, str, bytes]]
                         ) -> tuple[list[bytes], Counter[bytes]]:
-    """What Graph should have received and did not, and what it received more than once.
+    """What Graph should have accepted and did not, and what reached it more than once.
 
-    ``rows`` are the outbox as ``(customer, kind, body)`` in id order. Every
-    reply must have arrived; a read receipt may instead be covered by a later
-    receipt of the same customer that arrived (marking a message read marks
-    the earlier ones read too, so the sender sends only the latest).
+    ``rows`` are the outbox as ``(phone_number_id, customer, kind, body)`` in
+    id order. Every reply must have been accepted; a read receipt may instead
+    be covered by a later receipt to the same customer on the same number
+    that was accepted (marking a message read marks the earlier ones read
+    too, so the sender sends only the latest).
     """
-    unmatched = Counter(arrivals)
+    unmatched = Counter(graph.accepted)
     missing: list[bytes] = []
-    receipt_arrived: set[str] = set()
-    for customer, kind, body in reversed(rows):
+    receipt_accepted: set[tuple[str, str]] = set()
+    for phone_number_id, customer, kind, body in reversed(rows):
         if unmatched[body] > 0:
             unmatched[body] -= 1
             if kind == "read":
-                receipt_arrived.add(customer)
-        elif kind != "read" or customer not in receipt_arrived:
+                receipt_accepted.add((phone_number_id, customer))
+        elif kind != "read" or (phone_number_id, customer) not in receipt_accepted:
             missing.append(body)
-    return missing, +unmatched
+    return missing, Counter(graph.arrivals) - Counter(body for *_, body in rows)
 
 
 def _error(http_status: int, code: int, message: str) -> web.Response:

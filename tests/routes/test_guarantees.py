@@ -213,7 +213,8 @@ async def test_snapshot_under_an_old_state_name_is_migrated(amira: Customer,
     encode_snapshot({"v": 1, "state": "teleporting", "cart": []}),
     encode_snapshot({"v": 99, "state": "choosing_category"}),
     encode_snapshot({"v": 1, "state": "reviewing_cart", "cart": [["x"]]}),
-], ids=["garbage", "unknown-state", "newer-schema", "malformed-cart"])
+    encode_snapshot({"v": 1, "state": "reviewing_cart", "cart": [], "pending": {"a": 1}}),
+], ids=["garbage", "unknown-state", "newer-schema", "malformed-cart", "malformed-pending"])
 async def test_corrupt_snapshot_is_quarantined_and_customer_restarted(
         amira: Customer, dispatcher: Dispatcher, luigis: Restaurant, store: SessionStore,
         clock: FakeClock, blob: bytes) -> None:

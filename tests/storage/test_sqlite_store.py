@@ -118,6 +118,15 @@ async def test_a_file_from_a_newer_build_is_refused(tmp_path: Path) -> None:
         await SQLiteStore(path).open()
 
 
+async def test_an_sqlite_library_older_than_3_33_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Ubuntu 20.04's 3.31, say: UPDATE ... FROM would fail at the first commit.
+    monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 31, 1))
+    monkeypatch.setattr(sqlite3, "sqlite_version", "3.31.1")
+    with pytest.raises(StorageError, match=r"3\.33\.0 or newer is needed.*3\.31\.1"):
+        await SQLiteStore(tmp_path / "orderbot.db").open()
+
+
 async def test_concurrent_commits_share_physical_commits(store: SQLiteStore) -> None:
     await asyncio.gather(*(store.commit(change(i)) for i in range(500)))
     assert store.committed_units == 500
