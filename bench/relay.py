@@ -8,10 +8,10 @@ bot could answer on this machine, so ``e2e_msgs_per_s / relay_msgs_per_s``
 is what the product's own work costs on top of its HTTP.
 
 What is shared with ``serve`` so that each request costs the same: the
-signature check (``routes.signature``), the Graph bodies
-(``routes.graph``, encoded as the outbox encodes them), the sender's headers,
-timeout and answer handling (``routes.sender``), one ``ClientSession``, the
-body limit, no access log, and ``serve``'s garbage-collector settings.
+webhook's signature check and decoding (``routes.webhook.signed_json``), the
+Graph bodies (``routes.graph``, encoded as the outbox encodes them), the
+sender's request (``routes.sender.post_to_graph``), one ``ClientSession``,
+the body limit, no access log, and ``serve``'s garbage-collector settings.
 
     WHATSAPP_APP_SECRET=… WHATSAPP_ACCESS_TOKEN=… WHATSAPP_GRAPH_URL=… \\
         python -m bench.relay --port 8099
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import sys
 from collections.abc import AsyncIterator, Iterator, Mapping
@@ -32,18 +31,11 @@ import aiohttp
 from aiohttp import web
 
 from bot import tune_gc
-from routes.graph import (
-    Accepted,
-    SendOutcome,
-    classify_send_result,
-    message_payload,
-    read_receipt_payload,
-    transport_failure,
-)
+from routes.graph import Accepted, message_payload, read_receipt_payload
+from routes.inbox import payload_json
 from routes.messages import text
-from routes.sender import SEND_TIMEOUT
-from routes.signature import SignatureCheck, verify_signature
-from routes.webhook import MAX_BODY_BYTES
+from routes.sender import graph_headers, post_to_graph
+from routes.webhook import MAX_BODY_BYTES, signed_json
 
 # One short text per message: a reply's cost is its request, not its few hundred bytes.
 REPLY: Final = text("Thanks! Your message reached the relay.")
@@ -85,11 +77,6 @@ def _dicts(items: object) -> Iterator[dict[str, Any]]:
         yield from (item for item in items if isinstance(item, dict))
 
 
-def _encode(payload: dict[str, Any]) -> bytes:
-    """The bytes ``serve`` posts: the outbox stores compact, non-escaped JSON."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 class Relay:
     """Answers every message with a read receipt and one reply, sent side by side."""
 
@@ -98,25 +85,13 @@ class Relay:
         self.http = http
         self.app_secret = app_secret
         self.graph_url = graph_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {access_token}",
-                         "Content-Type": "application/json"}
+        self._headers = graph_headers(access_token)
         self._sends: set[asyncio.Task[None]] = set()
         self.accepted = 0
         self.failed = 0
 
     async def receive(self, request: web.Request) -> web.Response:
-        body = await request.read()  # raises 413 past client_max_size
-        check = verify_signature(self.app_secret, body,
-                                 request.headers.get("X-Hub-Signature-256"))
-        if check is SignatureCheck.MISSING:
-            return web.Response(status=401, text="missing X-Hub-Signature-256")
-        if check is SignatureCheck.INVALID:
-            return web.Response(status=403, text="invalid signature")
-        try:
-            decoded = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            return web.Response(status=400, text="body is not JSON")
-        for message in inbound_messages(decoded):
+        for message in inbound_messages(await signed_json(request, self.app_secret)):
             self.answer(message)
         return web.Response(text="ok")
 
@@ -126,32 +101,20 @@ class Relay:
         ``serve`` sends a receipt beside the replies, not before them, so the
         two go out concurrently here too, each in its own task.
         """
-        receipt = _encode(read_receipt_payload(message.message_id))
-        reply = _encode(message_payload(REPLY, wa_id=message.wa_id, user_id=None))
+        receipt = payload_json(read_receipt_payload(message.message_id)).encode()
+        reply = payload_json(message_payload(REPLY, wa_id=message.wa_id, user_id=None)).encode()
         for body in (receipt, reply):
             task = asyncio.create_task(self._send(message.phone_number_id, body))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
 
     async def _send(self, phone_number_id: str, body: bytes) -> None:
-        if isinstance(await self._post(phone_number_id, body), Accepted):
+        outcome = await post_to_graph(self.http, self.graph_url, self._headers,
+                                      phone_number_id, body)
+        if isinstance(outcome, Accepted):
             self.accepted += 1
         else:
             self.failed += 1
-
-    async def _post(self, phone_number_id: str, body: bytes) -> SendOutcome:
-        """``routes.sender.OutboxSender._post``'s request, minus the outbox row."""
-        url = f"{self.graph_url}/{phone_number_id}/messages"
-        try:
-            async with self.http.post(url, data=body, headers=self._headers,
-                                      timeout=SEND_TIMEOUT) as response:
-                try:
-                    answer = await response.json(content_type=None)
-                except (ValueError, aiohttp.ContentTypeError):
-                    answer = None
-                return classify_send_result(response.status, answer)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return transport_failure(exc)
 
     async def drain(self) -> None:
         """Wait for the sends in flight (the server stopped accepting)."""

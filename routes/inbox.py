@@ -66,10 +66,11 @@ def whatsapp_outbox(update: Update, replies: Sequence[Outgoing]) -> list[OutboxM
     if not isinstance(address, ReplyAddress):
         return []
     rows = [OutboxMessage(update.key, address.phone_number_id,
-                          _json(read_receipt_payload(address.message_id)), kind="read")]
+                          payload_json(read_receipt_payload(address.message_id)), kind="read")]
     rows.extend(
         OutboxMessage(update.key, address.phone_number_id,
-                      _json(message_payload(reply, wa_id=address.wa_id, user_id=address.user_id)))
+                      payload_json(message_payload(reply, wa_id=address.wa_id,
+                                                   user_id=address.user_id)))
         for reply in replies)
     return rows
 
@@ -78,7 +79,8 @@ def _address(record: InboxRecord) -> ReplyAddress:
     return ReplyAddress(record.phone_number_id, record.wa_id, record.user_id, record.message_id)
 
 
-def _json(payload: dict[str, Any]) -> str:
+def payload_json(payload: dict[str, Any]) -> str:
+    """A Graph request body as the outbox stores and the sender posts it."""
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -37,6 +37,25 @@ SEND_TIMEOUT_SECONDS: Final = 20.0
 SEND_TIMEOUT: Final = aiohttp.ClientTimeout(SEND_TIMEOUT_SECONDS)
 
 
+def graph_headers(access_token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"}
+
+
+async def post_to_graph(http: aiohttp.ClientSession, graph_url: str, headers: dict[str, str],
+                        phone_number_id: str, body: bytes) -> SendOutcome:
+    """POST one message or read receipt to Graph; what its answer means for the row."""
+    url = f"{graph_url}/{phone_number_id}/messages"
+    try:
+        async with http.post(url, data=body, headers=headers, timeout=SEND_TIMEOUT) as response:
+            try:
+                answer = await response.json(content_type=None)
+            except (ValueError, aiohttp.ContentTypeError):
+                answer = None
+            return classify_send_result(response.status, answer)
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        return transport_failure(exc)
+
+
 class OutboxSender:
     """Sends the outbox; see the module docstring.
 
@@ -52,8 +71,7 @@ class OutboxSender:
         self.store = store
         self.http = http
         self.graph_url = graph_url.rstrip("/")
-        self._headers = {"Authorization": f"Bearer {access_token}",
-                         "Content-Type": "application/json"}
+        self._headers = graph_headers(access_token)
         self.clock = clock
         self.rng = rng or random.Random()
         self._wakeup = asyncio.Event()
@@ -244,17 +262,8 @@ class OutboxSender:
             self._ended_during_read.add(row.key)
 
     async def _post(self, row: OutboxRecord) -> SendOutcome:
-        url = f"{self.graph_url}/{row.phone_number_id}/messages"
-        try:
-            async with self.http.post(url, data=row.body.encode(), headers=self._headers,
-                                      timeout=SEND_TIMEOUT) as response:
-                try:
-                    body = await response.json(content_type=None)
-                except (ValueError, aiohttp.ContentTypeError):
-                    body = None
-                return classify_send_result(response.status, body)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            return transport_failure(exc)
+        return await post_to_graph(self.http, self.graph_url, self._headers,
+                                   row.phone_number_id, row.body.encode())
 
     @staticmethod
     def _log_permanent(row: OutboxRecord, outcome: Permanent) -> None:

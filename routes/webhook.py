@@ -29,6 +29,26 @@ logger = logging.getLogger(__name__)
 MAX_BODY_BYTES: Final = 4 * 1024 * 1024  # Meta's batches reach ~3 MB (CONTRACT.md §2)
 
 
+async def signed_json(request: web.Request, app_secret: bytes | None) -> object:
+    """The decoded body of a webhook POST, once its signature checks out.
+
+    Raises 401 (no signature), 403 (wrong signature), 400 (not JSON), or 413
+    past the app's body limit. ``None`` as the secret checks nothing
+    (``--insecure-dev``).
+    """
+    body = await request.read()
+    if app_secret is not None:
+        check = verify_signature(app_secret, body, request.headers.get("X-Hub-Signature-256"))
+        if check is SignatureCheck.MISSING:
+            raise web.HTTPUnauthorized(text="missing X-Hub-Signature-256")
+        if check is SignatureCheck.INVALID:
+            raise web.HTTPForbidden(text="invalid signature")
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        raise web.HTTPBadRequest(text="body is not JSON") from None
+
+
 class WhatsAppWebhook:
     def __init__(self, config: AppConfig, store: SessionStore, inbox: InboxProcessor, *,
                  app_secret: bytes | None, verify_token: str,
@@ -48,19 +68,7 @@ class WhatsAppWebhook:
         return web.Response(status=403, text="verification failed")
 
     async def receive(self, request: web.Request) -> web.Response:
-        body = await request.read()  # raises 413 past client_max_size
-        if self.app_secret is not None:
-            check = verify_signature(self.app_secret, body,
-                                     request.headers.get("X-Hub-Signature-256"))
-            if check is SignatureCheck.MISSING:
-                return web.Response(status=401, text="missing X-Hub-Signature-256")
-            if check is SignatureCheck.INVALID:
-                return web.Response(status=403, text="invalid signature")
-        try:
-            decoded = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
-            return web.Response(status=400, text="body is not JSON")
-        notification = parse_notification(decoded)
+        notification = parse_notification(await signed_json(request, self.app_secret))
         for note in notification.ignored:
             logger.info("webhook: ignored %s", note)
         for error in notification.errors:
