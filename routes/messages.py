@@ -1,7 +1,9 @@
 """Channel-neutral messages: what a customer sends, what the bot answers.
 
 Outgoing messages are built only through the constructors here, which apply
-the WhatsApp Cloud API limits (``shared/whatsapp/CONTRACT.md`` §5): texts are
+the WhatsApp Cloud API limits (Meta's "Messages" reference for the Cloud API:
+text body ≤ 4,096 characters; interactive body ≤ 1,024; ≤ 3 reply buttons with
+titles ≤ 20; list rows ≤ 10 with titles ≤ 24 and descriptions ≤ 72): texts are
 clipped with an ellipsis, counts and ids are checked, so nothing the bot
 builds can be rejected by Meta for its shape.
 """

@@ -18,6 +18,8 @@ from storage.sessions import SessionRepository
 from storage.sqlite import SQLiteStore
 
 REPO = Path(__file__).resolve().parents[1]
+# Meta's webhook bodies, byte for byte as they arrive (see fixtures/whatsapp/README.md).
+WEBHOOK_FIXTURES = REPO / "tests" / "fixtures" / "whatsapp"
 START = 1_763_900_000.0
 
 

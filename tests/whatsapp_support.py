@@ -16,10 +16,10 @@ from fsm.session import Session
 from routes.signature import sign
 from storage.base import SessionKey
 from storage.codec import decode_snapshot
-from tests.conftest import REPO
+from tests.conftest import WEBHOOK_FIXTURES
 from tests.fake_graph import FakeGraph
 
-FIXTURES = REPO.parent / "shared" / "whatsapp" / "fixtures"
+FIXTURES = WEBHOOK_FIXTURES
 SECRET = b"test-app-secret"
 FIXTURE_TIME = 1763900000  # the fixtures' message timestamps
 AMIRA = SessionKey("luigis", "447700900123")

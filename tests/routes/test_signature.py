@@ -6,15 +6,14 @@ import hashlib
 import hmac
 import json
 import re
-from pathlib import Path
 
 import pytest
 
 from routes.signature import SignatureCheck, sign, verify_signature, verify_token_matches
+from tests.conftest import WEBHOOK_FIXTURES
 
-FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "whatsapp" / "fixtures"
 SECRET = b"test-app-secret"
-RAW = (FIXTURES / "unicode_escaped.json").read_bytes()
+RAW = (WEBHOOK_FIXTURES / "unicode_escaped.json").read_bytes()
 HEADER = sign(SECRET, RAW)
 
 

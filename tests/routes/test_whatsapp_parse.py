@@ -6,7 +6,6 @@ import copy
 import dataclasses
 import json
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,9 +19,9 @@ from routes.notification import (
     status_rank,
 )
 from routes.whatsapp import parse_notification
+from tests.conftest import WEBHOOK_FIXTURES
 
-REPO = Path(__file__).resolve().parents[2]
-FIXTURES = REPO.parent / "shared" / "whatsapp" / "fixtures"
+FIXTURES = WEBHOOK_FIXTURES
 
 FIRST, SECOND = "109876543210001", "109876543210002"
 AMIRA_WA, AMIRA_USER, TOM_WA = "447700900123", "GB.80412297731100456", "14155550142"
