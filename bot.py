@@ -31,14 +31,14 @@ from fsm.diagram import splice_mermaid, to_dot, to_mermaid
 from fsm.errors import FsmError
 from fsm.machine import ORDER_FLOW
 from fsm.migrations import migrate_snapshot
-from routes.conversation import conversation
-from routes.dispatcher import Dispatcher
+from routes.conversation.dispatcher import Dispatcher
+from routes.conversation.flow import conversation
 from routes.graphviz import GraphvizError, render_graphviz
-from routes.inbox import InboxProcessor, whatsapp_outbox
-from routes.sender import OutboxSender
 from routes.terminal import chat_loop
-from routes.upkeep import maintain
-from routes.webhook import MAX_BODY_BYTES, WhatsAppWebhook
+from routes.whatsapp.inbox import InboxProcessor, whatsapp_outbox
+from routes.whatsapp.sender import OutboxSender
+from routes.whatsapp.upkeep import maintain
+from routes.whatsapp.webhook import MAX_BODY_BYTES, WhatsAppWebhook
 from storage.base import SessionKey, SessionStore
 from storage.codec import decode_snapshot
 from storage.errors import StorageError

@@ -8,9 +8,9 @@ bot could answer on this machine, so ``e2e_msgs_per_s / relay_msgs_per_s``
 is what the product's own work costs on top of its HTTP.
 
 What is shared with ``serve`` so that each request costs the same: the
-webhook's signature check and decoding (``routes.webhook.signed_json``), the
-Graph bodies (``routes.graph``, encoded as the outbox encodes them), the
-sender's request (``routes.sender.post_to_graph``), one ``ClientSession``,
+webhook's signature check and decoding (``routes.whatsapp.webhook.signed_json``), the
+Graph bodies (``routes.whatsapp.payloads``, encoded as the outbox encodes them), the
+sender's request (``routes.whatsapp.sender.post_to_graph``), one ``ClientSession``,
 the body limit, no access log, and ``serve``'s garbage-collector settings.
 
     WHATSAPP_APP_SECRET=… WHATSAPP_ACCESS_TOKEN=… WHATSAPP_GRAPH_URL=… \\
@@ -31,11 +31,11 @@ import aiohttp
 from aiohttp import web
 
 from bot import tune_gc
-from routes.graph import Accepted, message_payload, read_receipt_payload
-from routes.inbox import payload_json
-from routes.messages import text
-from routes.sender import graph_headers, post_to_graph
-from routes.webhook import MAX_BODY_BYTES, signed_json
+from routes.conversation.messages import text
+from routes.whatsapp.inbox import payload_json
+from routes.whatsapp.payloads import Accepted, message_payload, read_receipt_payload
+from routes.whatsapp.sender import graph_headers, post_to_graph
+from routes.whatsapp.webhook import MAX_BODY_BYTES, signed_json
 
 # One short text per message: a reply's cost is its request, not its few hundred bytes.
 REPLY: Final = text("Thanks! Your message reached the relay.")

@@ -19,7 +19,7 @@ from fsm import machine as states
 from fsm.cart import Cart
 from fsm.config import AppConfig, Item, Restaurant, parse_config
 from fsm.session import DELIVERY, Address, Session
-from routes.messages import Inbound
+from routes.conversation.messages import Inbound
 from storage.base import SessionKey
 from storage.codec import encode_snapshot
 

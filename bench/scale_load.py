@@ -10,7 +10,7 @@ Two measurements on the real :class:`~storage.sqlite.SQLiteStore`:
   OS page cache;
 * per message — bursts of messages from distinct stored customers through
   the webhook's path (inbox accepted first, untimed; then
-  :class:`~routes.inbox.InboxProcessor` with group commit, timed to the last
+  :class:`~routes.whatsapp.inbox.InboxProcessor` with group commit, timed to the last
   commit), the repository cache off so that every message loads from
   SQLite even on the small database where customers come back.  Bursts
   alternate between the two databases so that background noise hits both.
@@ -29,9 +29,9 @@ from typing import Final
 from bench.scale_fixtures import BENCH_NOW, WORKLOAD, customer_id, demo_restaurant, session_key
 from fsm.config import AppConfig
 from fsm.session import Session
-from routes.conversation import conversation
-from routes.dispatcher import Dispatcher
-from routes.inbox import InboxProcessor, encode_inbound, whatsapp_outbox
+from routes.conversation.dispatcher import Dispatcher
+from routes.conversation.flow import conversation
+from routes.whatsapp.inbox import InboxProcessor, encode_inbound, whatsapp_outbox
 from storage.base import InboxRecord, SessionKey
 from storage.codec import decode_snapshot
 from storage.sessions import SessionRepository

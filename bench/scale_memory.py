@@ -3,7 +3,7 @@
 Runs in a child process of its own (``python -m bench.scale_memory``, one
 JSON line out) so its RSS starts from imports alone, not from whatever the
 other benchmarks allocated.  Customers go through the real
-:class:`~routes.dispatcher.Dispatcher` (customer locks, session lifecycle,
+:class:`~routes.conversation.dispatcher.Dispatcher` (customer locks, session lifecycle,
 expiry, routers, WhatsApp outbox rows) with the repository's default cache
 size, but the store is :class:`ReplayStore`: it serves every customer a
 stored mid-order snapshot and keeps nothing, so what grows is the
@@ -33,9 +33,9 @@ from bench.scale_fixtures import (
     stored_snapshots,
 )
 from fsm.config import AppConfig, Restaurant
-from routes.conversation import conversation
-from routes.dispatcher import Dispatcher
-from routes.inbox import ReplyAddress, whatsapp_outbox
+from routes.conversation.dispatcher import Dispatcher
+from routes.conversation.flow import conversation
+from routes.whatsapp.inbox import ReplyAddress, whatsapp_outbox
 from storage.base import Changes, OutboxRecord, SessionKey
 from storage.memory import MemoryStore
 from storage.sessions import SessionRepository

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from typing import TextIO
 
 from fsm.config import Restaurant
-from routes.dispatcher import Dispatcher
-from routes.messages import (
+from routes.conversation.dispatcher import Dispatcher
+from routes.conversation.messages import (
     ButtonsMessage,
     Inbound,
     ListMessage,

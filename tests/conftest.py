@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from fsm.config import AppConfig, Restaurant, parse_config
-from routes.conversation import conversation
-from routes.dispatcher import Dispatcher
-from routes.messages import Inbound, Location, Outgoing, options_of
+from routes.conversation.dispatcher import Dispatcher
+from routes.conversation.flow import conversation
+from routes.conversation.messages import Inbound, Location, Outgoing, options_of
 from routes.terminal import render
 from storage.base import SessionStore
 from storage.memory import MemoryStore

@@ -26,7 +26,7 @@ import aiohttp
 import pytest
 
 from fsm.session import Session
-from routes.signature import sign
+from routes.whatsapp.signature import sign
 from storage.codec import decode_snapshot
 from tests.conftest import REPO
 from tests.fake_graph import FakeGraph, compare_with_outbox

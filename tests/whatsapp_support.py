@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from bot import INBOX, SENDER, STORE
 from fsm.session import Session
-from routes.signature import sign
+from routes.whatsapp.signature import sign
 from storage.base import SessionKey
 from storage.codec import decode_snapshot
 from tests.conftest import WEBHOOK_FIXTURES

@@ -10,10 +10,10 @@ import pytest
 from fsm import machine as states
 from fsm.config import AppConfig, Restaurant
 from fsm.session import Session
-from routes.dispatcher import Dispatcher
-from routes.messages import Inbound, Location, options_of
-from routes.middlewares import EXPIRED_NOTICE, QUARANTINE_NOTICE
-from routes.questions import question_for
+from routes.conversation.dispatcher import Dispatcher
+from routes.conversation.messages import Inbound, Location, options_of
+from routes.conversation.middlewares import EXPIRED_NOTICE, QUARANTINE_NOTICE
+from routes.conversation.questions import question_for
 from storage.base import Changes, OutboxRecord, SessionKey, SessionStore
 from storage.codec import decode_snapshot, encode_snapshot
 from storage.memory import MemoryStore

@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Final
 
 from fsm import machine as states
-from routes.context import Context
-from routes.filters import ChoiceId, Command
-from routes.questions import render_cart
-from routes.router import Router
+from routes.conversation.context import Context
+from routes.conversation.filters import ChoiceId, Command
+from routes.conversation.questions import render_cart
+from routes.conversation.router import Router
 from storage.base import DraftRecord
 
 router = Router("commands")

@@ -10,8 +10,8 @@ import pytest
 
 from fsm.config import AppConfig, Restaurant
 from fsm.session import Session
-from routes.conversation import conversation
-from routes.dispatcher import Dispatcher
+from routes.conversation.dispatcher import Dispatcher
+from routes.conversation.flow import conversation
 from storage.base import SessionKey, SessionStore
 from storage.codec import decode_snapshot
 from storage.sessions import SessionRepository

@@ -7,10 +7,10 @@ from collections.abc import AsyncIterator
 import pytest
 
 from fsm.config import AppConfig
-from routes.conversation import conversation
-from routes.dispatcher import Dispatcher
-from routes.inbox import InboxProcessor, encode_inbound, whatsapp_outbox
-from routes.messages import Inbound
+from routes.conversation.dispatcher import Dispatcher
+from routes.conversation.flow import conversation
+from routes.conversation.messages import Inbound
+from routes.whatsapp.inbox import InboxProcessor, encode_inbound, whatsapp_outbox
 from storage.base import InboxRecord, OutboxRecord, SessionKey
 from storage.memory import MemoryStore
 from storage.sessions import SessionRepository

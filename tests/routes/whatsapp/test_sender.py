@@ -9,8 +9,8 @@ from pathlib import Path
 
 import aiohttp
 
-from routes.graph import read_receipt_payload
-from routes.sender import OutboxSender
+from routes.whatsapp.payloads import read_receipt_payload
+from routes.whatsapp.sender import OutboxSender
 from storage.base import Changes, OutboxMessage, SessionKey
 from storage.sqlite import SQLiteStore
 from tests.fake_graph import FakeGraph

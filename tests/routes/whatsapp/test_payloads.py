@@ -9,7 +9,16 @@ from typing import Any
 import aiohttp
 import pytest
 
-from routes.graph import (
+from routes.conversation.messages import (
+    Option,
+    Outgoing,
+    Section,
+    buttons,
+    list_message,
+    location_request,
+    text,
+)
+from routes.whatsapp.payloads import (
     Accepted,
     Permanent,
     Retryable,
@@ -20,15 +29,6 @@ from routes.graph import (
     message_payload,
     read_receipt_payload,
     transport_failure,
-)
-from routes.messages import (
-    Option,
-    Outgoing,
-    Section,
-    buttons,
-    list_message,
-    location_request,
-    text,
 )
 from tests.fake_graph import FakeGraph, RecordedRequest, start_fake_graph
 

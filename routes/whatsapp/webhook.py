@@ -17,10 +17,10 @@ from typing import Final
 from aiohttp import web
 
 from fsm.config import AppConfig
-from routes.inbox import InboxProcessor, encode_inbound
-from routes.notification import Notification, status_rank
-from routes.signature import SignatureCheck, verify_signature, verify_token_matches
-from routes.whatsapp import parse_notification
+from routes.whatsapp.inbox import InboxProcessor, encode_inbound
+from routes.whatsapp.notification import Notification, status_rank
+from routes.whatsapp.parser import parse_notification
+from routes.whatsapp.signature import SignatureCheck, verify_signature, verify_token_matches
 from storage.base import InboxRecord, SessionKey, SessionStore
 from storage.errors import StorageError
 

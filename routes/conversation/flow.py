@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from routes import checkout, commands, fallback, ordering
-from routes.router import Router
+from routes.conversation.handlers import checkout, commands, fallback, ordering
+from routes.conversation.router import Router
 
 conversation = Router("conversation")
 # Commands first: "cart" or "cancel" typed anywhere mean the command, even

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-from routes.messages import Inbound, Location
-from routes.notification import (
+from routes.conversation.messages import Inbound, Location
+from routes.whatsapp.notification import (
     InboundMessage,
     Notification,
     StatusUpdate,

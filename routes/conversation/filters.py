@@ -1,4 +1,4 @@
-"""Filters for :meth:`routes.router.Router.message`.
+"""Filters for :meth:`routes.conversation.router.Router.message`.
 
 ``ctx.choice`` is the interactive id the message selected: the id of a tapped
 button or row, or the option a typed number or title named (resolved before
@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from routes.context import Context
+    from routes.conversation.context import Context
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """What one WhatsApp webhook body carries, once read: messages, statuses, errors.
 
-:func:`routes.whatsapp.parse_notification` builds these from Meta's JSON;
+:func:`routes.whatsapp.parser.parse_notification` builds these from Meta's JSON;
 the webhook stores and acts on them.
 """
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from routes.messages import Inbound
+from routes.conversation.messages import Inbound
 
 # A stored status is only ever replaced by one of higher rank, since receipts
 # arrive out of order and repeated (CONTRACT.md §3). "failed" ranks highest:

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from routes.signature import SignatureCheck, sign, verify_signature, verify_token_matches
+from routes.whatsapp.signature import SignatureCheck, sign, verify_signature, verify_token_matches
 from tests.conftest import WEBHOOK_FIXTURES
 
 SECRET = b"test-app-secret"

@@ -10,15 +10,15 @@ from typing import Any
 
 import pytest
 
-from routes.messages import Inbound, Location
-from routes.notification import (
+from routes.conversation.messages import Inbound, Location
+from routes.whatsapp.notification import (
     InboundMessage,
     Notification,
     StatusUpdate,
     WebhookError,
     status_rank,
 )
-from routes.whatsapp import parse_notification
+from routes.whatsapp.parser import parse_notification
 from tests.conftest import WEBHOOK_FIXTURES
 
 FIXTURES = WEBHOOK_FIXTURES

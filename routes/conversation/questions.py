@@ -14,7 +14,7 @@ from typing import Final
 from fsm import machine as states
 from fsm.config import Restaurant
 from fsm.session import Session
-from routes.messages import (
+from routes.conversation.messages import (
     LIST_ROWS_MAX,
     Option,
     Outgoing,

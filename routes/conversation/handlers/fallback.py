@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from fsm import machine as states
-from routes.context import Context
-from routes.filters import any_message
-from routes.router import Router
+from routes.conversation.context import Context
+from routes.conversation.filters import any_message
+from routes.conversation.router import Router
 
 router = Router("fallback")
 

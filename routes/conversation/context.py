@@ -13,8 +13,8 @@ from fsm.cart import MAX_QUANTITY
 from fsm.config import Restaurant
 from fsm.machine import ConversationMachine
 from fsm.session import Session
-from routes.messages import Inbound, Outgoing, options_of, text, with_preamble
-from routes.questions import question_for
+from routes.conversation.messages import Inbound, Outgoing, options_of, text, with_preamble
+from routes.conversation.questions import question_for
 from storage.base import DraftRecord, OrderRecord, SessionKey
 
 _NOT_WORD: Final = re.compile(r"[^\w\s]+")

@@ -18,7 +18,7 @@ from typing import Final
 
 import aiohttp
 
-from routes.graph import (
+from routes.whatsapp.payloads import (
     Accepted,
     Permanent,
     Retryable,

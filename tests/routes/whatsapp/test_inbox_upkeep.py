@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from bot import INBOX, SETTINGS, STORE
-from routes.dispatcher import FAILURE_REPLY
-from routes.inbox import encode_inbound
-from routes.messages import Inbound
-from routes.upkeep import maintain
+from routes.conversation.dispatcher import FAILURE_REPLY
+from routes.conversation.messages import Inbound
+from routes.whatsapp.inbox import encode_inbound
+from routes.whatsapp.upkeep import maintain
 from storage.base import Changes, InboxRecord
 from storage.errors import StorageError
 from tests.fake_graph import FakeGraph

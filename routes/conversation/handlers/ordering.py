@@ -6,9 +6,9 @@ from fsm import machine as states
 from fsm.config import Item
 from fsm.errors import CartFull
 from fsm.session import DELIVERY, PICKUP, PendingItem
-from routes.context import Context
-from routes.filters import ChoiceId
-from routes.router import Router
+from routes.conversation.context import Context
+from routes.conversation.filters import ChoiceId
+from routes.conversation.router import Router
 
 router = Router("ordering")
 

@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 
 from bot import STORE
-from routes.signature import sign
+from routes.whatsapp.signature import sign
 from storage.base import SessionKey
 from tests.fake_graph import FakeGraph, compare_with_outbox
 from tests.whatsapp_support import (

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from routes.context import Context
+    from routes.conversation.context import Context
 
 Handler = Callable[["Context"], Awaitable[None]]
 Filter = Callable[["Context"], bool]

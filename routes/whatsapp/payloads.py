@@ -2,7 +2,7 @@
 
 ``message_payload`` turns a channel-neutral ``Outgoing`` into the JSON body of
 ``POST {graph_url}/{phone_number_id}/messages``; the limits were already
-applied by the constructors in ``routes.messages``. ``classify_send_result``
+applied by the constructors in ``routes.conversation.messages``. ``classify_send_result``
 reads the answer into ``Accepted``, ``Retryable`` or ``Permanent`` following
 the error-code table of CONTRACT.md §5; ``backoff_seconds`` says how long to
 wait before a retry (the caller adds jitter and bounds the attempts).
@@ -14,7 +14,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Final
 
-from routes.messages import (
+from routes.conversation.messages import (
     ButtonsMessage,
     ListMessage,
     LocationRequest,

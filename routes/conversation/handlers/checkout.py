@@ -6,11 +6,11 @@ from typing import Final
 
 from fsm import machine as states
 from fsm.session import Address
-from routes.context import Context
-from routes.filters import ChoiceId, is_location, is_text
-from routes.messages import text
-from routes.questions import order_total
-from routes.router import Router
+from routes.conversation.context import Context
+from routes.conversation.filters import ChoiceId, is_location, is_text
+from routes.conversation.messages import text
+from routes.conversation.questions import order_total
+from routes.conversation.router import Router
 from storage.base import OrderRecord
 
 router = Router("checkout")

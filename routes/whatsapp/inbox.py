@@ -22,10 +22,10 @@ from typing import Any, Final
 import msgpack
 
 from fsm.config import AppConfig
-from routes.dispatcher import Dispatcher
-from routes.graph import message_payload, read_receipt_payload
-from routes.messages import Inbound, Location, Outgoing
-from routes.middlewares import Update
+from routes.conversation.dispatcher import Dispatcher
+from routes.conversation.messages import Inbound, Location, Outgoing
+from routes.conversation.middlewares import Update
+from routes.whatsapp.payloads import message_payload, read_receipt_payload
 from storage.base import Changes, InboxRecord, OutboxMessage, SessionKey, SessionStore
 from storage.errors import AlreadyProcessed, StorageError
 

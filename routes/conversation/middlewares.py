@@ -15,8 +15,8 @@ from typing import Any, Final, Protocol
 
 from fsm.config import Restaurant
 from fsm.session import Session
-from routes.context import Effects
-from routes.messages import Inbound, Outgoing
+from routes.conversation.context import Effects
+from routes.conversation.messages import Inbound, Outgoing
 from storage.base import (
     Changes,
     DraftRecord,

@@ -16,9 +16,9 @@ from typing import Any, Final
 
 from fsm.config import AppConfig, Restaurant
 from fsm.machine import ConversationMachine
-from routes.context import Context
-from routes.messages import Inbound, Outgoing, text
-from routes.middlewares import (
+from routes.conversation.context import Context
+from routes.conversation.messages import Inbound, Outgoing, text
+from routes.conversation.middlewares import (
     CustomerLocks,
     Middleware,
     NextStep,
@@ -28,8 +28,8 @@ from routes.middlewares import (
     SessionLifecycle,
     Update,
 )
-from routes.questions import QUESTIONS
-from routes.router import Router
+from routes.conversation.questions import QUESTIONS
+from routes.conversation.router import Router
 from storage.base import SessionKey
 from storage.sessions import SessionRepository
 

@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
-from routes.inbox import InboxProcessor
+from routes.whatsapp.inbox import InboxProcessor
 from storage.base import SessionStore
 from storage.errors import StorageError
 
