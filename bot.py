@@ -13,38 +13,33 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import gc
 import logging
 import os
 import sys
-import time
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import BinaryIO, Final, TextIO
 
-import aiohttp
 from aiohttp import web
+from pydantic import SecretBytes, SecretStr
 
 from fsm.config import AppConfig, Restaurant, parse_config
 from fsm.diagram import splice_mermaid, to_dot, to_mermaid
 from fsm.errors import FsmError
 from fsm.machine import ORDER_FLOW
 from fsm.migrations import migrate_snapshot
+from routes.app import create_app, tune_gc
 from routes.conversation.dispatcher import Dispatcher
-from routes.conversation.flow import conversation
+from routes.conversation.flow import conversation_dispatcher
 from routes.graphviz import GraphvizError, render_graphviz
+from routes.settings import Settings
 from routes.terminal import chat_loop
-from routes.whatsapp.inbox import InboxProcessor, whatsapp_outbox
-from routes.whatsapp.sender import OutboxSender
-from routes.whatsapp.upkeep import maintain
-from routes.whatsapp.webhook import MAX_BODY_BYTES, WhatsAppWebhook
 from storage.base import SessionKey, SessionStore
 from storage.codec import decode_snapshot
 from storage.errors import StorageError
 from storage.lock import InstanceLock
 from storage.memory import MemoryStore
-from storage.sessions import SessionRepository
 from storage.sqlite import SQLiteStore
 
 logger = logging.getLogger("orderbot")
@@ -94,18 +89,13 @@ def pick_restaurant(config: AppConfig, restaurant_id: str | None) -> Restaurant:
     return restaurant
 
 
-def make_dispatcher(config: AppConfig, store: SQLiteStore) -> Dispatcher:
-    repository = SessionRepository(store, cache_size=config.storage.cache_size)
-    return Dispatcher(config, repository, conversation)
-
-
 async def chat(config: AppConfig, db_path: Path, restaurant: Restaurant, customer: str,
                lines: TextIO, out: TextIO) -> None:
     """Talk to the bot line by line, on the SQLite file at ``db_path``."""
     async def connect() -> tuple[SessionStore, Dispatcher]:
         store = SQLiteStore(db_path)
         await store.open()
-        return store, make_dispatcher(config, store)
+        return store, conversation_dispatcher(config, store)
 
     with InstanceLock(db_path):
         out.write(f"Chatting with {restaurant.name} as customer {customer} "
@@ -194,20 +184,7 @@ def diagram(args: argparse.Namespace, out: BinaryIO) -> None:
 
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
-    """Everything `serve` needs: the config plus what comes from flags and environment."""
-
-    config: AppConfig
-    db_path: Path
-    app_secret: bytes | None
-    verify_token: str
-    access_token: str
-    graph_url: str
-    clock: Callable[[], float] = field(default=time.time)
-
-
-def settings_from_environment(config: AppConfig, db_path: Path, env: Mapping[str, str],
+def settings_from_environment(config: AppConfig, env: Mapping[str, str],
                               insecure_dev: bool) -> Settings:
     secret = env.get("WHATSAPP_APP_SECRET", "")
     if not secret and not insecure_dev:
@@ -218,111 +195,28 @@ def settings_from_environment(config: AppConfig, db_path: Path, env: Mapping[str
                        "webhook signatures are NOT checked. Never run like this in production.")
     return Settings(
         config=config,
-        db_path=db_path,
-        app_secret=secret.encode() if secret else None,
-        verify_token=env.get("WHATSAPP_VERIFY_TOKEN", ""),
-        access_token=env.get("WHATSAPP_ACCESS_TOKEN", ""),
+        app_secret=SecretBytes(secret.encode()) if secret else None,
+        verify_token=SecretStr(env.get("WHATSAPP_VERIFY_TOKEN", "")),
+        access_token=SecretStr(env.get("WHATSAPP_ACCESS_TOKEN", "")),
         graph_url=env.get("WHATSAPP_GRAPH_URL") or config.whatsapp.graph_url,
     )
 
 
-SETTINGS: Final = web.AppKey("settings", Settings)
-STORE: Final = web.AppKey("store", SessionStore)
-INBOX: Final = web.AppKey("inbox", InboxProcessor)
-SENDER: Final = web.AppKey("sender", OutboxSender)
-
-
-def create_app(settings: Settings) -> web.Application:
-    """The webhook server: resources open in ``cleanup_ctx``, in start-up order."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
-    app[SETTINGS] = settings
-    app.cleanup_ctx.append(_storage)
-    app.cleanup_ctx.append(_channel)
-    app.router.add_get("/healthz", _healthz)
-    app.router.add_get("/webhook", _verify)
-    app.router.add_post("/webhook", _receive)
-    return app
-
-
-WEBHOOK: Final = web.AppKey("webhook", WhatsAppWebhook)
-
-
-async def _verify(request: web.Request) -> web.Response:
-    return await request.app[WEBHOOK].verify(request)
-
-
-async def _receive(request: web.Request) -> web.Response:
-    return await request.app[WEBHOOK].receive(request)
-
-
-async def _healthz(request: web.Request) -> web.Response:
-    if STORE not in request.app:  # set once the database is open
-        return web.Response(status=503, text="starting")
-    return web.Response(text="ok")
-
-
-async def _storage(app: web.Application) -> AsyncIterator[None]:
-    settings = app[SETTINGS]
+@contextlib.asynccontextmanager
+async def locked_store(db_path: Path) -> AsyncIterator[SessionStore]:
+    """The store at ``db_path``, open, with the file's instance lock held throughout."""
     with contextlib.ExitStack() as held:
-        if str(settings.db_path) != MEMORY_DB:
-            held.enter_context(InstanceLock(settings.db_path))
-        store = open_store(settings.db_path)
-        await store.open()
-        app[STORE] = store
-        try:
-            yield
-        finally:
-            await store.close()
+        if str(db_path) != MEMORY_DB:
+            held.enter_context(InstanceLock(db_path))
+        async with open_store(db_path) as store:
+            yield store
 
 
-async def _channel(app: web.Application) -> AsyncIterator[None]:
-    settings, store = app[SETTINGS], app[STORE]
-    async with aiohttp.ClientSession() as http:
-        sender = OutboxSender(store, http, settings.graph_url, settings.access_token,
-                              settings.clock)
-        repository = SessionRepository(store, cache_size=settings.config.storage.cache_size)
-        dispatcher = Dispatcher(settings.config, repository, conversation,
-                                clock=settings.clock, outbox=whatsapp_outbox,
-                                on_queued=sender.enqueue)
-        inbox = InboxProcessor(settings.config, store, dispatcher)
-        app[SENDER], app[INBOX] = sender, inbox
-        app[WEBHOOK] = WhatsAppWebhook(settings.config, store, inbox,
-                                       app_secret=settings.app_secret,
-                                       verify_token=settings.verify_token, clock=settings.clock)
-        await inbox.recover()
-        sending = asyncio.create_task(sender.run(), name="outbox sender")
-        upkeep = asyncio.create_task(maintain(settings.clock, store, inbox), name="maintenance")
-        try:
-            yield
-        finally:
-            # The server stopped accepting: finish the messages being processed
-            # and the sends in flight; everything else is durable for the next start.
-            upkeep.cancel()
-            await inbox.stop()
-            await sender.stop()
-            await sending
-
-
-def tune_gc() -> None:
-    """Keep the cyclic garbage collector off the latency path of a busy server.
-
-    With CPython's defaults, ``serve`` under load ran a full (gen 2) collection
-    every couple of seconds, each pausing the event loop 40–80 ms: the worst
-    of the p99 POST → reply. Nearly everything here is freed by reference
-    counting, so collecting after 50,000 net allocations instead of 700
-    leaves young collections rare (and ~10–15 ms) and full ones rarer still;
-    what was loaded at start-up (modules, config, menus) is frozen out of
-    every collection.
-    """
-    gc.set_threshold(50_000, 20, 100)
-    gc.freeze()
-
-
-def serve(settings: Settings, host: str, port: int) -> None:
+def serve(settings: Settings, db_path: Path, host: str, port: int) -> None:
     tune_gc()
-    logger.info("serving on http://%s:%d (database %s)", host, port, settings.db_path)
-    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None,
-                handle_signals=True, shutdown_timeout=10)
+    logger.info("serving on http://%s:%d (database %s)", host, port, db_path)
+    web.run_app(create_app(settings, partial(locked_store, db_path)), host=host, port=port,
+                print=None, access_log=None, handle_signals=True, shutdown_timeout=10)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -386,8 +280,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger().setLevel(logging.INFO)
             # A line per trigger or request would drown what matters (and cost ~3% CPU).
             logging.getLogger("transitions").setLevel(logging.WARNING)
-            settings = settings_from_environment(config, db_path, os.environ, args.insecure_dev)
-            serve(settings, args.host or config.server.host, args.port or config.server.port)
+            settings = settings_from_environment(config, os.environ, args.insecure_dev)
+            serve(settings, db_path, args.host or config.server.host,
+                  args.port or config.server.port)
     except (UsageError, FsmError, StorageError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE

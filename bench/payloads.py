@@ -3,7 +3,7 @@
 The load generators never reuse the product's own helpers to build or sign
 requests: a benchmark that shared a bug with the code under test would
 measure a request the real Meta never sends.  Bodies are ASCII-escaped
-compact JSON, as Meta's are (CONTRACT.md §2).
+compact JSON, as Meta's are (Meta: webhooks, "Payload").
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def notification(message: dict[str, Any], wa_id: str, name: str,
     value = {
         "messaging_product": "whatsapp",
         "metadata": {"display_phone_number": DISPLAY_PHONE, "phone_number_id": phone_number_id},
-        # Business-scoped user ids ride along since the 2026 rollout (CONTRACT.md §3).
+        # Business-scoped user ids ride along since the 2026 rollout (Meta's webhook reference).
         "contacts": [{"profile": {"name": name}, "wa_id": wa_id, "user_id": user_id(wa_id)}],
         "messages": [message],
     }

@@ -10,7 +10,7 @@ is what the product's own work costs on top of its HTTP.
 What is shared with ``serve`` so that each request costs the same: the
 webhook's signature check and decoding (``routes.whatsapp.webhook.signed_json``), the
 Graph bodies (``routes.whatsapp.payloads``, encoded as the outbox encodes them), the
-sender's request (``routes.whatsapp.sender.post_to_graph``), one ``ClientSession``,
+sender's request (``routes.whatsapp.client.GraphClient``), one ``ClientSession``,
 the body limit, no access log, and ``serve``'s garbage-collector settings.
 
     WHATSAPP_APP_SECRET=… WHATSAPP_ACCESS_TOKEN=… WHATSAPP_GRAPH_URL=… \\
@@ -27,14 +27,15 @@ from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-import aiohttp
 from aiohttp import web
+from pydantic import SecretStr
 
-from bot import tune_gc
+from routes.app import tune_gc
 from routes.conversation.messages import text
-from routes.whatsapp.inbox import payload_json
-from routes.whatsapp.payloads import Accepted, message_payload, read_receipt_payload
-from routes.whatsapp.sender import graph_headers, post_to_graph
+from routes.whatsapp.client import GraphClient
+from routes.whatsapp.errors import Accepted
+from routes.whatsapp.outbox import payload_json
+from routes.whatsapp.payloads import message_payload, read_receipt_payload
 from routes.whatsapp.webhook import MAX_BODY_BYTES, signed_json
 
 # One short text per message: a reply's cost is its request, not its few hundred bytes.
@@ -80,12 +81,9 @@ def _dicts(items: object) -> Iterator[dict[str, Any]]:
 class Relay:
     """Answers every message with a read receipt and one reply, sent side by side."""
 
-    def __init__(self, http: aiohttp.ClientSession, app_secret: bytes, graph_url: str,
-                 access_token: str) -> None:
-        self.http = http
+    def __init__(self, graph: GraphClient, app_secret: bytes) -> None:
+        self.graph = graph
         self.app_secret = app_secret
-        self.graph_url = graph_url.rstrip("/")
-        self._headers = graph_headers(access_token)
         self._sends: set[asyncio.Task[None]] = set()
         self.accepted = 0
         self.failed = 0
@@ -109,8 +107,7 @@ class Relay:
             task.add_done_callback(self._sends.discard)
 
     async def _send(self, phone_number_id: str, body: bytes) -> None:
-        outcome = await post_to_graph(self.http, self.graph_url, self._headers,
-                                      phone_number_id, body)
+        outcome = await self.graph.send(phone_number_id, body)
         if isinstance(outcome, Accepted):
             self.accepted += 1
         else:
@@ -146,8 +143,8 @@ def create_relay_app(settings: RelaySettings) -> web.Application:
 
     async def channel(app: web.Application) -> AsyncIterator[None]:
         # One session for every send, opened and closed with the app, as serve does.
-        async with aiohttp.ClientSession() as http:
-            relay = Relay(http, settings.app_secret, settings.graph_url, settings.access_token)
+        async with GraphClient(settings.graph_url, SecretStr(settings.access_token)) as graph:
+            relay = Relay(graph, settings.app_secret)
             app[RELAY] = relay
             try:
                 yield

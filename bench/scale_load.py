@@ -31,7 +31,7 @@ from fsm.config import AppConfig
 from fsm.session import Session
 from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.flow import conversation
-from routes.whatsapp.inbox import InboxProcessor, encode_inbound, whatsapp_outbox
+from routes.whatsapp.inbox import InboxProcessor, encode_inbound
 from storage.base import InboxRecord, SessionKey
 from storage.codec import decode_snapshot
 from storage.sessions import SessionRepository
@@ -142,7 +142,7 @@ class InboxPipeline:
         # cache_size=0: every message rehydrates from SQLite, on either database.
         repository = SessionRepository(self.store, cache_size=0)
         dispatcher = Dispatcher(self.config, repository, conversation,
-                                clock=lambda: BENCH_NOW, outbox=whatsapp_outbox)
+                                clock=lambda: BENCH_NOW)
         self.processor = InboxProcessor(self.config, self.store, dispatcher)
 
     async def close(self) -> None:

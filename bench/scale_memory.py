@@ -35,7 +35,7 @@ from bench.scale_fixtures import (
 from fsm.config import AppConfig, Restaurant
 from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.flow import conversation
-from routes.whatsapp.inbox import ReplyAddress, whatsapp_outbox
+from routes.whatsapp.outbox import ReplyAddress
 from storage.base import Changes, OutboxRecord, SessionKey
 from storage.memory import MemoryStore
 from storage.sessions import SessionRepository
@@ -104,7 +104,7 @@ class Crowd:
                                message_id)
         await self.dispatcher.feed(self.restaurant, customer_id(index),
                                    WORKLOAD[index % len(WORKLOAD)], message_id=message_id,
-                                   channel=address)
+                                   reply_via=address)
 
 
 def checkpoints(customers: int, cache_size: int) -> list[int]:
@@ -122,7 +122,7 @@ async def measure(config: AppConfig, customers: int) -> dict[str, float | int]:
     await store.open()
     repository = SessionRepository(store, cache_size=config.storage.cache_size)
     dispatcher = Dispatcher(config, repository, conversation, clock=lambda: BENCH_NOW,
-                            outbox=whatsapp_outbox)
+                            )
     crowd = Crowd(dispatcher, demo_restaurant(config))
     await crowd.serve_until(WARM_UP_CUSTOMERS)  # first-use allocations are not per session
     base_rss, base_cached = settled_rss_kb(), len(repository)

@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from bot import INBOX, SENDER, STORE
 from fsm.session import Session
+from routes.app import INBOX, SENDER, STORE
 from routes.whatsapp.signature import sign
 from storage.base import SessionKey
 from storage.codec import decode_snapshot

@@ -12,18 +12,17 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from typing import Any, Final
+from typing import Final
 
 from fsm.config import AppConfig, Restaurant
 from fsm.machine import ConversationMachine
+from routes.conversation.channel import ReplyChannel
 from routes.conversation.context import Context
 from routes.conversation.messages import Inbound, Outgoing, text
 from routes.conversation.middlewares import (
     CustomerLocks,
     Middleware,
     NextStep,
-    OnQueued,
-    OutboxWriter,
     SessionExpiry,
     SessionLifecycle,
     Update,
@@ -47,8 +46,7 @@ class Dispatcher:
 
     def __init__(self, config: AppConfig, repository: SessionRepository, router: Router, *,
                  machine: ConversationMachine | None = None, clock: Clock = time.time,
-                 rng: random.Random | None = None, outbox: OutboxWriter | None = None,
-                 on_queued: OnQueued | None = None) -> None:
+                 rng: random.Random | None = None) -> None:
         self.config = config
         self.repository = repository
         self.router = router
@@ -59,7 +57,7 @@ class Dispatcher:
         if missing:
             raise ValueError(f"states without a question: {sorted(missing)}")
         self.locks = CustomerLocks()
-        self.lifecycle = SessionLifecycle(repository, outbox, on_queued)
+        self.lifecycle = SessionLifecycle(repository)
         self.middlewares: list[Middleware] = [
             self.locks,
             self.lifecycle,
@@ -67,22 +65,34 @@ class Dispatcher:
         ]
 
     async def feed(self, restaurant: Restaurant, customer_id: str, inbound: Inbound, *,
-                   message_id: str | None = None, channel: Any = None,
+                   message_id: str | None = None, reply_via: ReplyChannel | None = None,
                    sent_at: float | None = None) -> list[Outgoing]:
-        """Handle one customer message; return the replies, after they are committed.
+        """Handle one customer message; return the replies, once they are committed.
 
-        ``message_id`` names the inbox row this message came from (marked
-        processed in the same commit); ``channel`` is passed to the outbox writer;
-        ``sent_at`` is when the customer sent it, if the channel says.
+        ``message_id`` names the inbox row this message came from: it is
+        marked processed in the same commit as the new snapshot. ``reply_via``
+        turns the replies into outbox rows of that commit and is told of them
+        once durable. ``sent_at`` is when the customer sent it (Unix seconds),
+        if the channel says; a message older than the session TTL is answered
+        but not applied.
+
+        The caller owns per-customer order (G5): one message of a customer
+        at a time (:class:`~routes.conversation.queues.CustomerQueues`).
+        Raises :class:`~storage.errors.AlreadyProcessed` if ``message_id``
+        was processed before (nothing committed), and
+        :class:`~storage.errors.StorageError` if the commit failed (the
+        cached session is dropped; the stored one stands). A handler that
+        raises is not an error here: the customer gets an apology and the
+        stored conversation is left as it was.
         """
         update = Update(SessionKey(restaurant.id, customer_id), restaurant, inbound, self.clock(),
-                        message_id=message_id, channel=channel, sent_at=sent_at)
+                        message_id=message_id, reply_via=reply_via, sent_at=sent_at)
         await self._chain(self.middlewares)(update)
         assert update.effects is not None
         return update.effects.replies
 
     async def apologise(self, restaurant: Restaurant, customer_id: str, *, message_id: str,
-                        channel: Any = None) -> None:
+                        reply_via: ReplyChannel | None = None) -> None:
         """Answer a message whose handling failed outside any handler, and mark it handled.
 
         For what :meth:`feed` could not even start on or finish (an inbox row
@@ -92,7 +102,7 @@ class Dispatcher:
         """
         update = Update(SessionKey(restaurant.id, customer_id), restaurant,
                         Inbound("unsupported"), self.clock(), message_id=message_id,
-                        channel=channel)
+                        reply_via=reply_via)
 
         async def commit(update: Update) -> None:
             await self.lifecycle.commit_failed(update, [text(FAILURE_REPLY)])

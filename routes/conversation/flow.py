@@ -1,9 +1,16 @@
-"""The whole ordering conversation as one router tree, in resolution order."""
+"""The whole ordering conversation as one router tree, and the dispatcher that runs it."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
+from fsm.config import AppConfig
+from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.handlers import checkout, commands, fallback, ordering
 from routes.conversation.router import Router
+from storage.base import SessionStore
+from storage.sessions import SessionRepository
 
 conversation = Router("conversation")
 # Commands first: "cart" or "cancel" typed anywhere mean the command, even
@@ -13,3 +20,13 @@ conversation.include_router(ordering.router)
 conversation.include_router(checkout.router)
 # Last: answers anything unmatched with the current step's question.
 conversation.include_router(fallback.router)
+
+
+def conversation_dispatcher(config: AppConfig, store: SessionStore, *,
+                            clock: Callable[[], float] = time.time) -> Dispatcher:
+    """The dispatcher every channel (terminal, WhatsApp) runs the conversation with.
+
+    Sessions are read through a cache of ``storage.cache_size`` conversations.
+    """
+    repository = SessionRepository(store, cache_size=config.storage.cache_size)
+    return Dispatcher(config, repository, conversation, clock=clock)

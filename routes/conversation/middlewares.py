@@ -11,16 +11,16 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Protocol
+from typing import Final
 
 from fsm.config import Restaurant
 from fsm.session import Session
+from routes.conversation.channel import ReplyChannel
 from routes.conversation.context import Effects
 from routes.conversation.messages import Inbound, Outgoing
 from storage.base import (
     Changes,
     DraftRecord,
-    OutboxMessage,
     OutboxRecord,
     QuarantineRecord,
     SessionKey,
@@ -54,9 +54,10 @@ class Update:
     effects: Effects | None = None
     failed: bool = False
     # Set when the message came through the durable inbox (WhatsApp): its id is
-    # marked processed, and the replies are queued, in the session's commit.
+    # marked processed in the session's commit, and the replies are queued
+    # there as the channel's outbox rows.
     message_id: str | None = None
-    channel: Any = None
+    reply_via: ReplyChannel | None = None
     # When the customer sent it (the channel's timestamp), if known; a message
     # older than the session TTL is answered but not acted on (``late``).
     sent_at: float | None = None
@@ -73,14 +74,6 @@ class Update:
         self.late = False
 
 
-class OutboxWriter(Protocol):
-    """Turns the replies to one update into outbox rows (a channel's concern)."""
-
-    def __call__(self, update: Update, replies: Sequence[Outgoing]) -> list[OutboxMessage]: ...
-
-
-# Told of the outbox rows a commit queued, once they are durable (the sender).
-OnQueued = Callable[[SessionKey, list[OutboxRecord]], None]
 NextStep = Callable[[Update], Awaitable[None]]
 Middleware = Callable[[NextStep, Update], Awaitable[None]]
 
@@ -125,11 +118,8 @@ class SessionLifecycle:
     rows of one message go into one :class:`Changes`: one transaction.
     """
 
-    def __init__(self, repository: SessionRepository, outbox: OutboxWriter | None = None,
-                 on_queued: OnQueued | None = None) -> None:
+    def __init__(self, repository: SessionRepository) -> None:
         self.repository = repository
-        self.outbox = outbox
-        self.on_queued = on_queued
 
     async def __call__(self, call_next: NextStep, update: Update) -> None:
         for attempt in range(1, REFERENCE_ATTEMPTS + 1):
@@ -159,13 +149,13 @@ class SessionLifecycle:
             return
         changes = Changes(key=update.key, updated_at=update.now,
                           inbox_processed=update.message_id)
-        if self.outbox is not None:
-            changes.outbox = self.outbox(update, update.effects.replies)
+        if update.reply_via is not None:
+            changes.outbox = update.reply_via.outbox_rows(update.key, update.effects.replies)
         session.last_activity = update.now
         changes.orders = list(update.effects.orders)
         changes.drafts = list(update.effects.drafts)
         changes.quarantine = update.quarantine
-        self._queued(update.key, await self.repository.save(session, changes))
+        self._queued(update, await self.repository.save(session, changes))
 
     async def commit_failed(self, update: Update, replies: Sequence[Outgoing]) -> None:
         """Answer ``update`` with ``replies`` and mark it handled; keep the stored snapshot.
@@ -179,13 +169,14 @@ class SessionLifecycle:
             return
         changes = Changes(key=update.key, updated_at=update.now,
                           inbox_processed=update.message_id)
-        if self.outbox is not None:
-            changes.outbox = self.outbox(update, replies)
-        self._queued(update.key, await self.repository.store.commit(changes))
+        if update.reply_via is not None:
+            changes.outbox = update.reply_via.outbox_rows(update.key, replies)
+        self._queued(update, await self.repository.store.commit(changes))
 
-    def _queued(self, key: SessionKey, rows: list[OutboxRecord]) -> None:
-        if rows and self.on_queued is not None:
-            self.on_queued(key, rows)
+    @staticmethod
+    def _queued(update: Update, rows: list[OutboxRecord]) -> None:
+        if rows and update.reply_via is not None:
+            update.reply_via.committed(update.key, rows)
 
 
 class SessionExpiry:

@@ -11,22 +11,18 @@ but never processed.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections import deque
-from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
-from typing import Any, Final
+from typing import Final
 
 import msgpack
 
 from fsm.config import AppConfig
 from routes.conversation.dispatcher import Dispatcher
-from routes.conversation.messages import Inbound, Location, Outgoing
-from routes.conversation.middlewares import Update
-from routes.whatsapp.payloads import message_payload, read_receipt_payload
-from storage.base import Changes, InboxRecord, OutboxMessage, SessionKey, SessionStore
+from routes.conversation.messages import Inbound, Location
+from routes.whatsapp.outbox import OnCommitted, ReplyAddress
+from storage.base import Changes, InboxRecord, SessionKey, SessionStore
 from storage.errors import AlreadyProcessed, StorageError
 
 logger = logging.getLogger(__name__)
@@ -50,40 +46,6 @@ def decode_inbound(payload: bytes) -> Inbound:
     return Inbound(kind, text=text, choice_id=choice_id, location=pin)
 
 
-@dataclass(frozen=True, slots=True)
-class ReplyAddress:
-    """Where the replies to one inbound message go."""
-
-    phone_number_id: str
-    wa_id: str | None
-    user_id: str | None
-    message_id: str
-
-
-def whatsapp_outbox(update: Update, replies: Sequence[Outgoing]) -> list[OutboxMessage]:
-    """Outbox rows for one processed WhatsApp message: a read receipt, then the replies."""
-    address = update.channel
-    if not isinstance(address, ReplyAddress):
-        return []
-    rows = [OutboxMessage(update.key, address.phone_number_id,
-                          payload_json(read_receipt_payload(address.message_id)), kind="read")]
-    rows.extend(
-        OutboxMessage(update.key, address.phone_number_id,
-                      payload_json(message_payload(reply, wa_id=address.wa_id,
-                                                   user_id=address.user_id)))
-        for reply in replies)
-    return rows
-
-
-def _address(record: InboxRecord) -> ReplyAddress:
-    return ReplyAddress(record.phone_number_id, record.wa_id, record.user_id, record.message_id)
-
-
-def payload_json(payload: dict[str, Any]) -> str:
-    """A Graph request body as the outbox stores and the sender posts it."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-
-
 class InboxProcessor:
     """Processes accepted inbox rows: one message per customer at a time, in order.
 
@@ -94,8 +56,10 @@ class InboxProcessor:
     """
 
     def __init__(self, config: AppConfig, store: SessionStore, dispatcher: Dispatcher, *,
-                 concurrency: int = DEFAULT_CONCURRENCY) -> None:
+                 concurrency: int = DEFAULT_CONCURRENCY,
+                 on_committed: OnCommitted | None = None) -> None:
         self.config = config
+        self.on_committed = on_committed
         self.store = store
         self.dispatcher = dispatcher
         self.concurrency = concurrency
@@ -240,7 +204,7 @@ class InboxProcessor:
         try:
             await self.dispatcher.apologise(restaurant, record.key.customer_id,
                                             message_id=record.message_id,
-                                            channel=_address(record))
+                                            reply_via=self._address(record))
         except AlreadyProcessed:
             pass  # the failure came after its commit: it was answered
         except StorageError:
@@ -267,7 +231,8 @@ class InboxProcessor:
         try:
             await self.dispatcher.feed(restaurant, record.key.customer_id,
                                        decode_inbound(record.payload),
-                                       message_id=record.message_id, channel=_address(record),
+                                       message_id=record.message_id,
+                                       reply_via=self._address(record),
                                        sent_at=record.sent_at)
         except AlreadyProcessed:
             logger.info("message=%s already processed", record.message_id)
@@ -278,3 +243,6 @@ class InboxProcessor:
             return False
         self.processed += 1
         return True
+
+    def _address(self, record: InboxRecord) -> ReplyAddress:
+        return ReplyAddress.of(record, self.on_committed)

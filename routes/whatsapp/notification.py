@@ -13,7 +13,7 @@ from typing import Final
 from routes.conversation.messages import Inbound
 
 # A stored status is only ever replaced by one of higher rank, since receipts
-# arrive out of order and repeated (CONTRACT.md §3). "failed" ranks highest:
+# arrive out of order and repeated (Meta's webhook reference). "failed" ranks highest:
 # Meta sends it once it has given up, so a late "sent" or "delivered" must not
 # hide the failure. Statuses Meta may add later rank 0 and never overwrite.
 STATUS_RANK: Final[Mapping[str, int]] = {

@@ -3,10 +3,10 @@
 ``parse_notification`` takes the JSON-decoded body of a ``POST /webhook``
 and returns every customer message, delivery status and error in it, across
 every entry and change (one POST may batch up to 1000 updates for many
-restaurants, CONTRACT.md §3). It never raises on the body's shape: an
+restaurants, Meta: WhatsApp Cloud API webhook reference). It never raises on the body's shape: an
 element it cannot use is skipped and described in ``Notification.ignored``,
 because an exception would become a 5xx that Meta re-delivers for 7 days
-(CONTRACT.md §4).
+(Meta: webhooks, retries for up to 7 days).
 """
 
 from __future__ import annotations
@@ -261,7 +261,7 @@ def _code(error: object) -> int | None:
 
 
 def _timestamp(value: object) -> int | None:
-    """Unix seconds, sent by Meta as a string of digits (CONTRACT.md §3)."""
+    """Unix seconds, sent by Meta as a string of digits (Meta's webhook reference)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value if value >= 0 else None
     if (isinstance(value, str) and value.isascii() and value.isdigit()

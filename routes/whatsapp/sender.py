@@ -16,16 +16,9 @@ import random
 from collections.abc import Callable
 from typing import Final
 
-import aiohttp
-
-from routes.whatsapp.payloads import (
-    Accepted,
-    Permanent,
-    Retryable,
-    SendOutcome,
-    classify_send_result,
-    transport_failure,
-)
+from routes.retry import Backoff
+from routes.whatsapp.client import GraphClient
+from routes.whatsapp.errors import Accepted, Permanent, Retryable, SendOutcome
 from storage.base import OutboxRecord, SessionKey, SessionStore
 from storage.errors import StorageError
 
@@ -33,27 +26,7 @@ logger = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS: Final = 1.0
 MARK_ATTEMPTS: Final = 3
-SEND_TIMEOUT_SECONDS: Final = 20.0
-SEND_TIMEOUT: Final = aiohttp.ClientTimeout(SEND_TIMEOUT_SECONDS)
-
-
-def graph_headers(access_token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {access_token}", "Content-Type": "application/json"}
-
-
-async def post_to_graph(http: aiohttp.ClientSession, graph_url: str, headers: dict[str, str],
-                        phone_number_id: str, body: bytes) -> SendOutcome:
-    """POST one message or read receipt to Graph; what its answer means for the row."""
-    url = f"{graph_url}/{phone_number_id}/messages"
-    try:
-        async with http.post(url, data=body, headers=headers, timeout=SEND_TIMEOUT) as response:
-            try:
-                answer = await response.json(content_type=None)
-            except (ValueError, aiohttp.ContentTypeError):
-                answer = None
-            return classify_send_result(response.status, answer)
-    except (aiohttp.ClientError, TimeoutError) as exc:
-        return transport_failure(exc)
+MARK_BACKOFF: Final = Backoff(first=0.1, cap=1.0)
 
 
 class OutboxSender:
@@ -65,13 +38,10 @@ class OutboxSender:
     after a backoff, and anything left from before a restart.
     """
 
-    def __init__(self, store: SessionStore, http: aiohttp.ClientSession, graph_url: str,
-                 access_token: str, clock: Callable[[], float],
+    def __init__(self, store: SessionStore, graph: GraphClient, clock: Callable[[], float],
                  rng: random.Random | None = None) -> None:
         self.store = store
-        self.http = http
-        self.graph_url = graph_url.rstrip("/")
-        self._headers = graph_headers(access_token)
+        self.graph = graph
         self.clock = clock
         self.rng = rng or random.Random()
         self._wakeup = asyncio.Event()
@@ -197,7 +167,7 @@ class OutboxSender:
             if isinstance(outcome, Accepted):
                 await self._mark_sent(row, outcome.wamid)
             elif isinstance(outcome, Retryable):
-                delay = outcome.delay(row.attempts + 1) * (1 + self.rng.random() / 4)
+                delay = outcome.delay(row.attempts + 1, self.rng)
                 logger.warning("send to customer=%s outbox=%d will be retried in %.1fs: %s",
                                row.key.customer_id, row.id, delay, outcome.describe())
                 await self.store.outbox_retry(row.id, now + delay, outcome.describe())
@@ -217,7 +187,7 @@ class OutboxSender:
                 if attempt == MARK_ATTEMPTS:
                     raise
                 logger.warning("could not mark outbox=%d sent (%s); trying again", row.id, exc)
-                await asyncio.sleep(0.1 * attempt)
+                await asyncio.sleep(MARK_BACKOFF.delay(attempt))
 
     def _send_receipt(self, row: OutboxRecord, covered: list[OutboxRecord]) -> None:
         """A read receipt goes out beside the replies, not ahead of them.
@@ -262,8 +232,7 @@ class OutboxSender:
             self._ended_during_read.add(row.key)
 
     async def _post(self, row: OutboxRecord) -> SendOutcome:
-        return await post_to_graph(self.http, self.graph_url, self._headers,
-                                   row.phone_number_id, row.body.encode())
+        return await self.graph.send(row.phone_number_id, row.body.encode())
 
     @staticmethod
     def _log_permanent(row: OutboxRecord, outcome: Permanent) -> None:

@@ -2,7 +2,7 @@
 
 Both checks compare bytes with ``hmac.compare_digest``: given a ``str`` with
 non-ASCII characters it raises ``TypeError``, which an attacker could turn
-into a 500 (CONTRACT.md §2). Nothing here raises on what a caller sent.
+into a 500 (Meta: webhooks, "Payload"). Nothing here raises on what a caller sent.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from storage.errors import StorageError
 
 logger = logging.getLogger(__name__)
 
-MAX_BODY_BYTES: Final = 4 * 1024 * 1024  # Meta's batches reach ~3 MB (CONTRACT.md §2)
+MAX_BODY_BYTES: Final = 4 * 1024 * 1024  # Meta's batches reach ~3 MB (Meta: webhooks, "Payload")
 
 
 async def signed_json(request: web.Request, app_secret: bytes | None) -> object:

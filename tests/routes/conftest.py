@@ -6,9 +6,12 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from pydantic import SecretBytes, SecretStr
 
-from bot import Settings, create_app
 from fsm.config import AppConfig
+from routes.app import create_app
+from routes.settings import Settings
+from storage.sqlite import SQLiteStore
 from tests.fake_graph import FakeGraph
 from tests.whatsapp_support import SECRET, Client, ClientFactory, FixtureDayClock
 
@@ -27,7 +30,7 @@ def fixture_clock() -> FixtureDayClock:
 @pytest.fixture
 async def client(aiohttp_client: ClientFactory, config: AppConfig, tmp_path: Path,
                  graph: FakeGraph, fixture_clock: FixtureDayClock) -> Client:
-    settings = Settings(config=config, db_path=tmp_path / "orderbot.db", app_secret=SECRET,
-                        verify_token="verify-me", access_token="token-1",
+    settings = Settings(config=config, app_secret=SecretBytes(SECRET),
+                        verify_token=SecretStr("verify-me"), access_token=SecretStr("token-1"),
                         graph_url=graph.url, clock=fixture_clock)
-    return await aiohttp_client(create_app(settings))
+    return await aiohttp_client(create_app(settings, lambda: SQLiteStore(tmp_path / "orderbot.db")))

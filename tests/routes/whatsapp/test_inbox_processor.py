@@ -10,7 +10,7 @@ from fsm.config import AppConfig
 from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.flow import conversation
 from routes.conversation.messages import Inbound
-from routes.whatsapp.inbox import InboxProcessor, encode_inbound, whatsapp_outbox
+from routes.whatsapp.inbox import InboxProcessor, encode_inbound
 from storage.base import InboxRecord, OutboxRecord, SessionKey
 from storage.memory import MemoryStore
 from storage.sessions import SessionRepository
@@ -43,9 +43,8 @@ async def test_a_busy_customer_does_not_hold_up_others_and_keeps_its_order(
     def on_queued(key: SessionKey, rows: list[OutboxRecord]) -> None:
         committed.append((key, processor.active))
 
-    dispatcher = Dispatcher(config, SessionRepository(store), conversation, clock=clock,
-                            outbox=whatsapp_outbox, on_queued=on_queued)
-    processor = InboxProcessor(config, store, dispatcher, concurrency=2)
+    dispatcher = Dispatcher(config, SessionRepository(store), conversation, clock=clock)
+    processor = InboxProcessor(config, store, dispatcher, concurrency=2, on_committed=on_queued)
     burst = [record(BUSY, 0, "hi"), record(BUSY, 1, "delivery")]
     burst += [record(BUSY, n, "margherita") for n in range(2, 30)]
     records = [*burst, record(QUIET, 0, "hi")]

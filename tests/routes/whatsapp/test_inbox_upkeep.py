@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot import INBOX, SETTINGS, STORE
+from routes.app import INBOX, SETTINGS, STORE
 from routes.conversation.dispatcher import FAILURE_REPLY
 from routes.conversation.messages import Inbound
 from routes.whatsapp.inbox import encode_inbound

@@ -18,7 +18,7 @@ from routes.conversation.messages import (
     location_request,
     text,
 )
-from routes.whatsapp.payloads import (
+from routes.whatsapp.errors import (
     Accepted,
     Permanent,
     Retryable,
@@ -26,10 +26,9 @@ from routes.whatsapp.payloads import (
     SendProblem,
     backoff_seconds,
     classify_send_result,
-    message_payload,
-    read_receipt_payload,
     transport_failure,
 )
+from routes.whatsapp.payloads import message_payload, read_receipt_payload
 from tests.fake_graph import FakeGraph, RecordedRequest, start_fake_graph
 
 WA_ID, USER_ID, PHONE_NUMBER_ID = "447700900123", "GB.80412297731100456", "109876543210001"

@@ -7,8 +7,9 @@ import json
 import time
 from pathlib import Path
 
-import aiohttp
+from pydantic import SecretStr
 
+from routes.whatsapp.client import GraphClient
 from routes.whatsapp.payloads import read_receipt_payload
 from routes.whatsapp.sender import OutboxSender
 from storage.base import Changes, OutboxMessage, SessionKey
@@ -32,11 +33,11 @@ def reply(text: str) -> OutboxMessage:
 async def test_a_reply_waiting_for_a_retry_before_a_restart_still_goes_first(
         tmp_path: Path) -> None:
     db = tmp_path / "orderbot.db"
-    async with FakeGraph() as graph, aiohttp.ClientSession() as http:
+    async with FakeGraph() as graph, GraphClient(graph.url, SecretStr("token")) as client:
         # The first process: reply A is rate-limited and scheduled for a retry.
         async with SQLiteStore(db) as store:
             graph.fail_next(1, 131056)
-            sender = OutboxSender(store, http, graph.url, "token", time.time)
+            sender = OutboxSender(store, client, time.time)
             running = asyncio.create_task(sender.run())
             await asyncio.sleep(0.1)
             sender.enqueue(KEY, await store.commit(Changes(KEY, time.time(),
@@ -49,7 +50,7 @@ async def test_a_reply_waiting_for_a_retry_before_a_restart_still_goes_first(
 
         # After the restart the customer writes again before A is due.
         async with SQLiteStore(db) as store:
-            sender = OutboxSender(store, http, graph.url, "token", time.time)
+            sender = OutboxSender(store, client, time.time)
             running = asyncio.create_task(sender.run())
             await asyncio.sleep(0.1)
             sender.enqueue(KEY, await store.commit(Changes(KEY, time.time(),
@@ -63,11 +64,12 @@ async def test_a_reply_waiting_for_a_retry_before_a_restart_still_goes_first(
 async def backlog_sent(tmp_path: Path, graph: FakeGraph) -> list[tuple[str, str]]:
     """Three processed messages whose receipts and replies wait from before a restart,
     then a sender started on them; the (kind, state) of every outbox row after."""
-    async with SQLiteStore(tmp_path / "orderbot.db") as store, aiohttp.ClientSession() as http:
+    async with (SQLiteStore(tmp_path / "orderbot.db") as store,
+               GraphClient(graph.url, SecretStr("token")) as client):
         for n, text in enumerate(["A", "B", "C"]):
             await store.commit(Changes(KEY, time.time(),
                                        outbox=[receipt(f"wamid.IN{n}"), reply(text)]))
-        sender = OutboxSender(store, http, graph.url, "token", time.time)
+        sender = OutboxSender(store, client, time.time)
         running = asyncio.create_task(sender.run())
         await graph.wait_for_sends(3)
         await sender.stop()  # waits for the sends and receipts in flight to be recorded

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from bot import STORE
+from routes.app import STORE
 from routes.whatsapp.signature import sign
 from storage.base import SessionKey
 from tests.fake_graph import FakeGraph, compare_with_outbox

@@ -1,0 +1,29 @@
+"""Where the replies to one inbound message go: a channel's side of the commit.
+
+The conversation produces channel-neutral replies (:mod:`routes.conversation.messages`).
+A channel that keeps an outbox (WhatsApp) passes a :class:`ReplyChannel` with
+each message: it turns the replies into outbox rows, which are committed in
+the same transaction as the conversation, and is told of the stored rows once
+they are durable. A caller that passes none (the terminal) gets the replies
+back from :meth:`~routes.conversation.dispatcher.Dispatcher.feed` instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from routes.conversation.messages import Outgoing
+from storage.base import OutboxMessage, OutboxRecord, SessionKey
+
+
+class ReplyChannel(Protocol):
+    """The reply address of one inbound message, as its channel understands it."""
+
+    def outbox_rows(self, key: SessionKey, replies: Sequence[Outgoing]) -> list[OutboxMessage]:
+        """The rows to commit for ``replies`` (and any receipt the channel sends), in order."""
+        ...
+
+    def committed(self, key: SessionKey, rows: list[OutboxRecord]) -> None:
+        """``rows`` (with the ids the store chose) are durable: they may be sent now."""
+        ...

@@ -1,0 +1,72 @@
+"""The Graph API client: one HTTP session, its base URL, headers and timeout.
+
+Every send (a message or a read receipt) is ``POST
+{graph_url}/{phone_number_id}/messages`` with ``Authorization: Bearer
+<access token>`` (Meta's Cloud API "Messages" reference). The client says
+what Graph's answer means for the row (:mod:`routes.whatsapp.errors`); it
+never raises for a refused or failed request.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Final, Self
+
+import aiohttp
+from pydantic import SecretStr
+
+from routes.whatsapp.errors import SendOutcome, classify_send_result, transport_failure
+
+SEND_TIMEOUT_SECONDS: Final = 20.0
+
+
+class GraphClient:
+    """Posts request bodies to Graph for any of our business phone numbers.
+
+    Use as ``async with GraphClient(url, token) as graph``: the session (and
+    its connection pool) lives as long as the block. The access token is kept
+    as a :class:`~pydantic.SecretStr`: it never shows in a ``repr`` or a log.
+    """
+
+    def __init__(self, graph_url: str, access_token: SecretStr, *,
+                 timeout_seconds: float = SEND_TIMEOUT_SECONDS) -> None:
+        self.graph_url = graph_url.rstrip("/")
+        self._access_token = access_token
+        self._timeout = aiohttp.ClientTimeout(timeout_seconds)
+        self._http: aiohttp.ClientSession | None = None
+
+    def __repr__(self) -> str:
+        return f"GraphClient({self.graph_url!r})"
+
+    async def __aenter__(self) -> Self:
+        headers = {"Authorization": f"Bearer {self._access_token.get_secret_value()}",
+                   "Content-Type": "application/json"}
+        self._http = aiohttp.ClientSession(headers=headers, timeout=self._timeout)
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None,
+                        exc: BaseException | None, tb: TracebackType | None) -> None:
+        if self._http is not None:
+            await self._http.close()
+            self._http = None
+
+    async def send(self, phone_number_id: str, body: bytes) -> SendOutcome:
+        """POST one message or read receipt (JSON ``body``) from ``phone_number_id``.
+
+        Returns :class:`~routes.whatsapp.errors.Accepted` with Meta's wamid,
+        or a ``Retryable`` / ``Permanent`` failure; a timeout or a broken
+        connection is ``Retryable``. Raises ``RuntimeError`` outside the
+        ``async with`` block.
+        """
+        if self._http is None:
+            raise RuntimeError("GraphClient used outside its 'async with' block")
+        url = f"{self.graph_url}/{phone_number_id}/messages"
+        try:
+            async with self._http.post(url, data=body) as response:
+                try:
+                    answer = await response.json(content_type=None)
+                except (ValueError, aiohttp.ContentTypeError):
+                    answer = None
+                return classify_send_result(response.status, answer)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            return transport_failure(exc)
