@@ -5,54 +5,45 @@ accepting inbound messages, outbox progress, delivery statuses — becomes a
 unit of operations for the one :class:`~storage.sqlite_writer.GroupCommitWriter`,
 which applies the units of many concurrent callers in one transaction (one
 fsync).  The file format and the statements live in :mod:`storage.sqlite_schema`.
-Reads use a second, read-only connection and never wait for the writer.
+Reads use a second, read-only connection and never wait for the writer; they
+are in :mod:`storage.sqlite_read`.
+
+Only one process commits conversations to a file — ``serve`` and ``chat``
+hold its :mod:`storage.lock` — and its writer is the only one inserting, so
+outbox ids are numbered here, from the largest id in the file, and a commit
+knows its rows' ids before it is written.  A backend shared by several
+processes lets the database choose them instead.  Callers see no
+difference from ids a database would choose (:class:`~storage.records.OutboxRecord`):
+ascending per conversation in commit order, with gaps where a commit was refused.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 import aiosqlite
 
-from storage.base import (
-    Changes,
-    DraftRecord,
-    InboxRecord,
-    OrderRecord,
-    OutboxRecord,
-    QuarantineRecord,
-    SessionKey,
-    SessionRow,
-    SessionStore,
-)
+from storage.base import Changes, InboxRecord, OutboxRecord, SessionKey, SessionStore
 from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
 from storage.sqlite_prune import INBOX_PRUNER, OUTBOX_PRUNER
+from storage.sqlite_read import PRAGMAS, SQLiteReads, connect_reader
 from storage.sqlite_schema import (
     DELETE_SESSION,
-    INBOX_COLUMNS,
     LOOKUP_INBOX,
     LOOKUP_STATUS,
     MAX_OUTBOX_ID,
     MIGRATIONS,
-    ORDER_COLUMNS,
-    OUTBOX_COLUMNS,
     OUTBOX_FAILED,
     OUTBOX_RETRY,
     OUTBOX_SENT,
-    PENDING_OUTBOUND,
     STATEMENT_ORDER,
     UPSERT_STATUS,
-    Params,
     accept_operations,
     commit_operations,
-    inbox_from_row,
     key_params,
-    order_from_row,
-    outbox_from_row,
     queued_rows,
 )
 from storage.sqlite_thread import DatabaseThread
@@ -61,7 +52,7 @@ from storage.sqlite_writer import CommitStats, Found, GroupCommitWriter, Unit, n
 __all__ = ["MIGRATIONS", "SQLiteStore"]
 
 
-class SQLiteStore(SessionStore):
+class SQLiteStore(SQLiteReads, SessionStore):
     """Conversations in the SQLite file at ``path``; see the module docstring.
 
     ``commit_batches`` counts the physical transactions the writer committed
@@ -76,7 +67,7 @@ class SQLiteStore(SessionStore):
         self._stats = CommitStats()
         self._max_batch = max_batch
         self._database: DatabaseThread | None = None
-        self._last_outbox_id = 0
+        self._last_outbox_id = 0  # SQLite only: one process commits (module docstring)
         self._reader: aiosqlite.Connection | None = None
         self._group: GroupCommitWriter | None = None
         self._closing = False
@@ -98,7 +89,7 @@ class SQLiteStore(SessionStore):
         except sqlite3.Error as exc:
             raise StorageError(f"opening {self.path} failed: {exc}") from exc
         try:
-            reader = await _connect_reader(self.path)
+            reader = await connect_reader(self.path)
         except BaseException:
             await database.close()
             raise
@@ -216,121 +207,10 @@ class SQLiteStore(SessionStore):
     async def prune_outbox(self, finished_before: float) -> int:
         return await OUTBOX_PRUNER.run(self._read, self._open_writer().execute, finished_before)
 
-    async def load_snapshot(self, key: SessionKey) -> bytes | None:
-        rows = await self._read(
-            "SELECT snapshot FROM sessions WHERE restaurant_id = ? AND customer_id = ?",
-            key_params(key),
-        )
-        return bytes(rows[0][0]) if rows else None
-
-    async def list_sessions(self, restaurant_id: str | None = None,
-                            limit: int = 100) -> list[SessionRow]:
-        # No index on updated_at: it would tax every commit to speed up an admin listing.
-        rows = await self._read(
-            "SELECT restaurant_id, customer_id, snapshot, updated_at FROM sessions"
-            " WHERE ?1 IS NULL OR restaurant_id = ?1"
-            " ORDER BY updated_at DESC, restaurant_id, customer_id LIMIT ?2",
-            (restaurant_id, max(limit, 0)),
-        )
-        return [SessionRow(SessionKey(row[0], row[1]), bytes(row[2]), row[3]) for row in rows]
-
-    async def list_orders(self, key: SessionKey | None = None) -> list[OrderRecord]:
-        if key is None:
-            rows = await self._read(
-                f"SELECT {ORDER_COLUMNS} FROM orders ORDER BY created_at, id", ()
-            )
-        else:
-            rows = await self._read(
-                f"SELECT {ORDER_COLUMNS} FROM orders WHERE restaurant_id = ?"
-                " AND customer_id = ? ORDER BY created_at, id",
-                key_params(key),
-            )
-        return [order_from_row(row) for row in rows]
-
-    async def reference_exists(self, restaurant_id: str, reference: str) -> bool:
-        rows = await self._read(
-            "SELECT 1 FROM orders WHERE restaurant_id = ? AND reference = ?",
-            (restaurant_id, reference),
-        )
-        return bool(rows)
-
-    async def list_drafts(self, key: SessionKey) -> list[DraftRecord]:
-        rows = await self._read(
-            "SELECT reason, cart, created_at FROM drafts WHERE restaurant_id = ?"
-            " AND customer_id = ? ORDER BY created_at, id",
-            key_params(key),
-        )
-        return [DraftRecord(key, row[0], json.loads(row[1]), row[2]) for row in rows]
-
-    async def list_quarantine(self, key: SessionKey | None = None) -> list[QuarantineRecord]:
-        rows = await self._read(
-            "SELECT restaurant_id, customer_id, snapshot, reason, created_at FROM quarantine"
-            " WHERE ?1 IS NULL OR (restaurant_id = ?1 AND customer_id = ?2)"
-            " ORDER BY created_at, id",
-            (None, None) if key is None else key_params(key),
-        )
-        return [QuarantineRecord(SessionKey(row[0], row[1]), bytes(row[2]), row[3], row[4])
-                for row in rows]
-
-    async def pending_inbound(self, limit: int = 1000) -> list[InboxRecord]:
-        rows = await self._read(
-            f"SELECT {INBOX_COLUMNS} FROM inbox WHERE processed_at IS NULL"
-            " ORDER BY rowid LIMIT ?",
-            (max(limit, 0),),
-        )
-        return [inbox_from_row(row) for row in rows]
-
-    async def inbox_state(self, message_id: str) -> str | None:
-        rows = await self._read("SELECT processed_at IS NOT NULL FROM inbox WHERE message_id = ?",
-                                (message_id,))
-        if not rows:
-            return None
-        return "processed" if rows[0][0] else "pending"
-
-    async def resolve_customer(self, user_id: str) -> str | None:
-        rows = await self._read("SELECT wa_id FROM identities WHERE user_id = ?", (user_id,))
-        return str(rows[0][0]) if rows else None
-
-    async def pending_outbound(self, now: float, limit: int = 1000) -> list[OutboxRecord]:
-        rows = await self._read(PENDING_OUTBOUND, (now, max(limit, 0)))
-        return [outbox_from_row(row) for row in rows]
-
-    async def pending_keys(self) -> set[SessionKey]:
-        rows = await self._read("SELECT DISTINCT restaurant_id, customer_id FROM outbox"
-                                " WHERE state = 'pending'", ())
-        return {SessionKey(row[0], row[1]) for row in rows}
-
-    async def list_outbox(self, key: SessionKey | None = None) -> list[OutboxRecord]:
-        if key is None:
-            rows = await self._read(f"SELECT {OUTBOX_COLUMNS} FROM outbox ORDER BY id", ())
-        else:
-            rows = await self._read(
-                f"SELECT {OUTBOX_COLUMNS} FROM outbox WHERE restaurant_id = ?"
-                " AND customer_id = ? ORDER BY id",
-                key_params(key),
-            )
-        return [outbox_from_row(row) for row in rows]
-
-    async def message_status(self, wamid: str) -> str | None:
-        rows = await self._read("SELECT status FROM message_status WHERE wamid = ?", (wamid,))
-        return str(rows[0][0]) if rows else None
-
-    async def _read(self, sql: str, params: Params) -> list[Any]:
-        reader = self._reader
-        if reader is None:
-            raise StoreClosed(f"{self.path} is not open")
-        try:
-            return list(await reader.execute_fetchall(sql, params))
-        except sqlite3.Error as exc:
-            raise StorageError(f"reading {self.path} failed: {exc}") from exc
-
     def _open_writer(self) -> GroupCommitWriter:
         if self._group is None or self._closing:
             raise StoreClosed(f"{self.path} is not open")
         return self._group
-
-
-PRAGMAS = ("synchronous = FULL", "busy_timeout = 5000", "foreign_keys = ON")
 
 
 # UPDATE ... FROM (storage.sqlite_schema), and 32,766 variables per statement.
@@ -361,18 +241,6 @@ def _set_up_writer(connection: sqlite3.Connection) -> None:
         if connection.in_transaction:
             connection.execute("ROLLBACK")
         raise
-
-
-async def _connect_reader(path: Path) -> aiosqlite.Connection:
-    """A read-only connection; the writer has already set the file up."""
-    connection = await aiosqlite.connect(path, isolation_level=None)
-    try:
-        for pragma in (*PRAGMAS, "query_only = ON"):
-            await connection.execute(f"PRAGMA {pragma}")
-    except BaseException:
-        await connection.close()
-        raise
-    return connection
 
 
 def _mark_processed(found: Found, message_id: str) -> None:

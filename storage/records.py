@@ -1,0 +1,173 @@
+"""The plain records a store keeps and hands back: frozen dataclasses, no behaviour.
+
+Units, everywhere in :mod:`storage`:
+
+* times are Unix seconds as ``float`` (``created_at``, ``updated_at``,
+  ``received_at``, ``not_before``, ``at``), except :attr:`InboxRecord.sent_at`,
+  which is Meta's own timestamp in whole Unix seconds (``int``);
+* money is an ``int`` in the minor unit of the record's currency (pence for
+  GBP): ``total_minor``, ``delivery_fee_minor``, ``unit_minor`` in lines;
+* snapshots are opaque ``bytes`` produced by :mod:`storage.codec`; message
+  payloads are opaque ``bytes`` encoded by the caller; outbox bodies are the
+  JSON text of a Graph API request body;
+* JSON-like fields (order lines, a draft's cart) come back as JSON decoded
+  them: a tuple stored comes back as a list.
+
+:class:`Changes` is what one inbound message changed; the role interfaces
+that read and write these records are in :mod:`storage.roles` (the
+conversations and what they produce) and :mod:`storage.mail` (inbox,
+outbox, delivery statuses).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "Changes",
+    "DraftRecord",
+    "InboxRecord",
+    "OrderRecord",
+    "OutboxMessage",
+    "OutboxRecord",
+    "QuarantineRecord",
+    "SessionKey",
+    "SessionRow",
+    "order_lines",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKey:
+    """Identifies one conversation: a customer talking to one restaurant."""
+
+    restaurant_id: str
+    customer_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRecord:
+    """A confirmed order, in integer minor units of ``currency``."""
+
+    reference: str           # unique within ``restaurant_id``
+    restaurant_id: str
+    customer_id: str
+    status: str
+    order_type: str
+    branch_id: str | None
+    address: str | None
+    payment_method: str
+    currency: str            # ISO 4217 code, e.g. "GBP"
+    total_minor: int
+    delivery_fee_minor: int
+    lines: tuple[Mapping[str, Any], ...]  # JSON-able mappings; see :func:`order_lines`
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DraftRecord:
+    """A cart the customer left behind (expired session or cancelled order)."""
+
+    key: SessionKey
+    reason: str              # e.g. "expired", "cancelled"
+    cart: Mapping[str, Any]  # JSON-able
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineRecord:
+    """A snapshot that could not be restored, kept for inspection."""
+
+    key: SessionKey
+    snapshot: bytes
+    reason: str
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """One stored conversation, as listed by :meth:`~storage.roles.SessionStorage.list_sessions`."""
+
+    key: SessionKey
+    snapshot: bytes
+    updated_at: float        # ``Changes.updated_at`` of the commit that wrote ``snapshot``
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRecord:
+    """A customer message acknowledged to Meta: stored before the 200."""
+
+    message_id: str          # Meta's wamid; the dedup key
+    key: SessionKey          # restaurant + resolved customer id
+    phone_number_id: str
+    wa_id: str | None
+    user_id: str | None
+    sent_at: int             # Meta's timestamp, Unix seconds
+    received_at: float
+    payload: bytes           # the message, encoded by the caller (opaque here)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxMessage:
+    """A request to send, written in the same commit as the change that caused it."""
+
+    key: SessionKey
+    phone_number_id: str
+    body: str                # JSON text of the Graph API request body
+    kind: str = "message"    # "message" or "read" (a read receipt)
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxRecord:
+    """A stored :class:`OutboxMessage` and how sending it went.
+
+    ``id`` is chosen by the database when the row is committed and comes
+    back from :meth:`~storage.roles.UnitOfWork.commit`.  It is a positive
+    ``int``, unique in the store, and ascending within one conversation in
+    commit order: that is the send order.  Nothing outside the store may
+    assume ids are dense (a refused commit leaves a gap), start at any
+    particular value, or order rows of *different* conversations by time.
+    """
+
+    id: int                  # chosen by the database; the send order within ``key``
+    key: SessionKey
+    phone_number_id: str
+    body: str
+    kind: str
+    state: str               # "pending", "sent", "failed"
+    attempts: int            # failed attempts so far
+    not_before: float        # do not try before this time (backoff)
+    wamid: str | None        # Meta's id of the sent message (None for read receipts)
+    error: str | None        # why the last attempt failed
+    created_at: float
+
+
+@dataclass(slots=True)
+class Changes:
+    """Everything one inbound message changed, committed in one transaction.
+
+    ``snapshot`` replaces the stored snapshot of ``key`` (``None`` leaves it
+    alone).  ``quarantine`` moves the stored snapshot of ``key`` aside before
+    the new one is written; its ``key`` must be ``key`` (else ``ValueError``).
+    ``inbox_processed`` is the id of the inbox message these changes answer:
+    it is marked processed (at ``updated_at``) in the same transaction, which
+    fails with :class:`~storage.errors.AlreadyProcessed` if it already was.
+    ``outbox`` is queued for sending, in order, pending from ``updated_at``
+    on; the database numbers the rows (see :class:`OutboxRecord`).
+    """
+
+    key: SessionKey
+    updated_at: float
+    snapshot: bytes | None = None
+    orders: list[OrderRecord] = field(default_factory=list)
+    drafts: list[DraftRecord] = field(default_factory=list)
+    quarantine: QuarantineRecord | None = None
+    inbox_processed: str | None = None
+    outbox: list[OutboxMessage] = field(default_factory=list)
+
+
+def order_lines(lines: Sequence[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
+    """Freeze order lines into the tuple an :class:`OrderRecord` holds."""
+    return tuple(dict(line) for line in lines)
