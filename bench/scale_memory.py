@@ -3,7 +3,7 @@
 Runs in a child process of its own (``python -m bench.scale_memory``, one
 JSON line out) so its RSS starts from imports alone, not from whatever the
 other benchmarks allocated.  Customers go through the real
-:class:`~routes.conversation.dispatcher.Dispatcher` (customer locks, session lifecycle,
+:class:`~routes.conversation.dispatcher.Dispatcher` (session lifecycle,
 expiry, routers, WhatsApp outbox rows) with the repository's default cache
 size, but the store is :class:`ReplayStore`: it serves every customer a
 stored mid-order snapshot and keeps nothing, so what grows is the
@@ -137,7 +137,7 @@ async def measure(config: AppConfig, customers: int) -> dict[str, float | int]:
     if store.commits != customers:
         raise RuntimeError(f"{store.commits} commits for {customers} customers")
     return summarize(samples, base_rss, full_rss, full_cached - base_cached,
-                     repository.cache_size, len(repository), len(dispatcher.locks))
+                     repository.cache_size, len(repository))
 
 
 def slope_start(customers: int, cache_size: int) -> int:
@@ -151,7 +151,7 @@ def slope_start(customers: int, cache_size: int) -> int:
 
 
 def summarize(samples: dict[int, int], base_rss: int, full_rss: int, filled: int,
-              cache_size: int, cached: int, locks: int) -> dict[str, float | int]:
+              cache_size: int, cached: int) -> dict[str, float | int]:
     last = max(samples)
     result: dict[str, float | int] = {
         f"rss_kb_after_{count_label(mark)}_customers": rss for mark, rss in samples.items()
@@ -162,7 +162,7 @@ def summarize(samples: dict[int, int], base_rss: int, full_rss: int, filled: int
         slope = (samples[last] - samples[start]) / (last - start) * 100_000
         result["rss_kb_growth_per_100k_customers_past_cache"] = round(slope, 1)
     result.update({"rss_customers": last, "cache_size": cache_size,
-                   "cached_sessions_at_end": cached, "customer_locks_at_end": locks})
+                   "cached_sessions_at_end": cached})
     return result
 
 

@@ -20,7 +20,6 @@ from routes.conversation.channel import ReplyChannel
 from routes.conversation.context import Context
 from routes.conversation.messages import Inbound, Outgoing, text
 from routes.conversation.middlewares import (
-    CustomerLocks,
     Middleware,
     NextStep,
     SessionExpiry,
@@ -56,10 +55,8 @@ class Dispatcher:
         missing = set(self.machine.spec.state_names) - set(QUESTIONS)
         if missing:
             raise ValueError(f"states without a question: {sorted(missing)}")
-        self.locks = CustomerLocks()
         self.lifecycle = SessionLifecycle(repository)
         self.middlewares: list[Middleware] = [
-            self.locks,
             self.lifecycle,
             SessionExpiry(config.session.ttl_minutes * 60),
         ]
@@ -104,10 +101,7 @@ class Dispatcher:
                         Inbound("unsupported"), self.clock(), message_id=message_id,
                         reply_via=reply_via)
 
-        async def commit(update: Update) -> None:
-            await self.lifecycle.commit_failed(update, [text(FAILURE_REPLY)])
-
-        await self.locks(commit, update)
+        await self.lifecycle.commit_failed(update, [text(FAILURE_REPLY)])
 
     def _chain(self, middlewares: Sequence[Middleware]) -> NextStep:
         step: NextStep = self._handle

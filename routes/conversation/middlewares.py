@@ -6,7 +6,6 @@ outer middlewares: it may do work before and after ``call_next``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -76,39 +75,6 @@ class Update:
 
 NextStep = Callable[[Update], Awaitable[None]]
 Middleware = Callable[[NextStep, Update], Awaitable[None]]
-
-
-@dataclass(slots=True)
-class _LockEntry:
-    lock: asyncio.Lock
-    users: int = 0
-
-
-class CustomerLocks:
-    """One message at a time per customer, in arrival order; others in parallel.
-
-    ``asyncio.Lock`` wakes waiters first-in first-out, which keeps a customer's
-    burst in order.  A lock exists only while someone holds or awaits it.
-    """
-
-    def __init__(self) -> None:
-        self._locks: dict[SessionKey, _LockEntry] = {}
-
-    def __len__(self) -> int:
-        return len(self._locks)
-
-    async def __call__(self, call_next: NextStep, update: Update) -> None:
-        entry = self._locks.get(update.key)
-        if entry is None:
-            entry = self._locks[update.key] = _LockEntry(asyncio.Lock())
-        entry.users += 1
-        try:
-            async with entry.lock:
-                await call_next(update)
-        finally:
-            entry.users -= 1
-            if entry.users == 0:
-                del self._locks[update.key]
 
 
 class SessionLifecycle:

@@ -10,26 +10,21 @@ but never processed.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections import deque
-from functools import partial
-from typing import Final
+from operator import attrgetter
 
 import msgpack
 
 from fsm.config import AppConfig
 from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.messages import Inbound, Location
+from routes.conversation.queues import DEFAULT_CONCURRENCY, CustomerQueues
 from routes.whatsapp.outbox import OnCommitted, ReplyAddress
-from storage.base import Changes, InboxRecord, SessionKey, SessionStore
+from storage.base import Changes, InboxRecord, SessionStore
 from storage.errors import AlreadyProcessed, StorageError
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_CONCURRENCY: Final = 32  # customers processed at once
-RETRY_FIRST_SECONDS: Final = 0.5  # after a failed commit; doubling up to the max
-RETRY_MAX_SECONDS: Final = 30.0
 
 
 def encode_inbound(inbound: Inbound) -> bytes:
@@ -62,14 +57,9 @@ class InboxProcessor:
         self.on_committed = on_committed
         self.store = store
         self.dispatcher = dispatcher
-        self.concurrency = concurrency
         self._in_flight: set[str] = set()      # message ids submitted and not finished
-        self._waiting: dict[SessionKey, deque[InboxRecord]] = {}  # per customer, FIFO
-        self._ready: deque[SessionKey] = deque()  # waiting, and none of theirs running
-        self._running: set[SessionKey] = set()
-        self._tasks: set[asyncio.Task[bool]] = set()
-        self._attempts: dict[str, int] = {}  # failed commits so far, per message id
-        self._stopping = False
+        self._queues: CustomerQueues[InboxRecord] = CustomerQueues(
+            self._process, attrgetter("key"), concurrency=concurrency)
         self.processed = 0
 
     def __len__(self) -> int:
@@ -77,66 +67,29 @@ class InboxProcessor:
         return len(self._in_flight)
 
     @property
+    def concurrency(self) -> int:
+        """Customers processed at once."""
+        return self._queues.concurrency
+
+    @property
     def active(self) -> int:
         """Customers whose message is being processed right now."""
-        return len(self._running)
+        return self._queues.active
 
     def submit(self, record: InboxRecord) -> bool:
         """Process ``record`` after the customer's earlier ones, unless it already is.
 
         At most ``concurrency`` customers are served at once, each one message
-        at a time; the others wait their turn here (they are already durable
-        in the inbox). A burst is acknowledged at full speed and worked off
-        at the speed processing allows, with no customer queued behind another.
+        at a time; the others wait their turn (they are already durable in
+        the inbox). A burst is acknowledged at full speed and worked off at
+        the speed processing allows, with no customer queued behind another.
+        Returns ``False`` for a message already submitted and not finished.
         """
         if record.message_id in self._in_flight:
             return False
         self._in_flight.add(record.message_id)
-        queue = self._waiting.get(record.key)
-        if queue is None:
-            queue = self._waiting[record.key] = deque()
-            if record.key not in self._running:
-                self._ready.append(record.key)
-        queue.append(record)
-        self._start_ready()
+        self._queues.submit(record)
         return True
-
-    def _start_ready(self) -> None:
-        if self._stopping:
-            return  # what waits is durable in the inbox: the next start does it
-        while self._ready and len(self._running) < self.concurrency:
-            key = self._ready.popleft()
-            queue = self._waiting[key]
-            record = queue.popleft()
-            if not queue:
-                del self._waiting[key]
-            self._running.add(key)
-            task = asyncio.create_task(self._process(record),
-                                       name=f"inbox {record.message_id}")
-            self._tasks.add(task)
-            task.add_done_callback(partial(self._finished, key, record))
-
-    def _finished(self, key: SessionKey, record: InboxRecord, task: asyncio.Task[bool]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is None and not task.result():
-            # Its commit failed: it goes back to the head of the customer's queue
-            # and the customer stays blocked until a retry, so that nothing of
-            # theirs is processed out of order (G5).
-            attempts = self._attempts[record.message_id] = (
-                self._attempts.get(record.message_id, 0) + 1)
-            self._waiting.setdefault(key, deque()).appendleft(record)
-            delay = min(RETRY_FIRST_SECONDS * 2 ** (attempts - 1), RETRY_MAX_SECONDS)
-            asyncio.get_running_loop().call_later(delay, self._release, key)
-            return
-        self._attempts.pop(record.message_id, None)
-        self._in_flight.discard(record.message_id)
-        self._release(key)
-
-    def _release(self, key: SessionKey) -> None:
-        self._running.discard(key)
-        if key in self._waiting:
-            self._ready.append(key)
-        self._start_ready()
 
     async def recover(self, limit: int = 1_000_000) -> int:
         """At start-up: submit every acknowledged, unprocessed row; returns how many.
@@ -175,27 +128,26 @@ class InboxProcessor:
         durable: the next start processes them, so a deploy is not held up
         by a backlog.
         """
-        self._stopping = True
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._queues.stop()
 
     async def drain(self) -> None:
         """Wait for every submitted message to be processed."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-            await asyncio.sleep(0)  # let done callbacks start what was waiting
+        await self._queues.drain()
 
     async def _process(self, record: InboxRecord) -> bool:
         """Handle ``record``; ``False`` when its commit failed and it should be retried."""
         try:
-            return await self._feed(record)
+            done = await self._feed(record)
         except Exception:
             # Not the store: a bug, or a row this build cannot read. Retrying
             # would fail the same way, and would apply the message after the
             # customer's later ones if a fix came: answer it with an apology.
             logger.exception("processing message=%s failed; answering with an apology",
                              record.message_id)
-            return await self._apologise(record)
+            done = await self._apologise(record)
+        if done:
+            self._in_flight.discard(record.message_id)
+        return done
 
     async def _apologise(self, record: InboxRecord) -> bool:
         restaurant = self.config.restaurant(record.key.restaurant_id)

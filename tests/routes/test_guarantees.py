@@ -14,6 +14,7 @@ from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.messages import Inbound, Location, options_of
 from routes.conversation.middlewares import EXPIRED_NOTICE, QUARANTINE_NOTICE
 from routes.conversation.questions import question_for
+from routes.conversation.queues import CustomerQueues
 from storage.base import Changes, OutboxRecord, SessionKey, SessionStore
 from storage.codec import decode_snapshot, encode_snapshot
 from storage.memory import MemoryStore
@@ -141,26 +142,30 @@ async def test_burst_of_twenty_is_applied_in_order_while_others_are_served(
     plain = [item for category in luigis.menu for item in category.items if not item.addons]
     taps = [plain[i % len(plain)] for i in range(20)]
     finished: list[str] = []
+    bodies: dict[str, str] = {}
 
-    async def tap(customer: Customer, choice_id: str, label: str) -> str:
+    async def tap(job: tuple[Customer, str, str]) -> bool:
+        customer, choice_id, label = job
         replies = await dispatcher.feed(luigis, customer.customer_id, Inbound.tapped(choice_id))
         finished.append(label)
-        return "\n".join(getattr(reply, "body", "") for reply in replies)
+        bodies[label] = "\n".join(getattr(reply, "body", "") for reply in replies)
+        return True
 
-    burst = [asyncio.create_task(tap(amira, f"item:{item.id}", f"amira{n}"))
-             for n, item in enumerate(taps)]
-    await asyncio.sleep(0)
-    other = asyncio.create_task(tap(tom, "order_type:delivery", "tom"))
-    bodies = await asyncio.gather(*burst)
-    await other
+    # The one owner of per-customer order, as the inbox processor uses it.
+    queues: CustomerQueues[tuple[Customer, str, str]] = CustomerQueues(
+        tap, lambda job: job[0].customer_id)
+    for n, item in enumerate(taps):
+        queues.submit((amira, f"item:{item.id}", f"amira{n}"))
+    queues.submit((tom, "order_type:delivery", "tom"))
+    await queues.drain()
 
     # Each reply shows the running subtotal of the taps before it, in order.
     running = 0
-    for item, body in zip(taps, bodies, strict=True):
+    for n, item in enumerate(taps):
         running += item.price
-        assert f"Subtotal: {luigis.format_money(running)}" in body
+        assert f"Subtotal: {luigis.format_money(running)}" in bodies[f"amira{n}"]
     assert finished.index("tom") < 3, finished
-    assert len(dispatcher.locks) == 0  # idle locks are freed
+    assert len(queues) == 0  # idle queues are freed
     await store.close()
 
 

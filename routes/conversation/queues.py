@@ -1,0 +1,114 @@
+"""Per-customer ordering (G5): the one place that decides which message runs when.
+
+Each customer's messages run one at a time, in the order submitted; at most
+``concurrency`` customers run at once, so a burst from one customer never
+holds up the others. A job whose run reports failure (its commit did not
+land) goes back to the head of its customer's queue and the customer is held
+for a backoff: nothing of theirs may overtake it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable, Coroutine, Hashable
+from functools import partial
+from typing import Any, Final, Generic, TypeVar
+
+from routes.retry import Backoff
+
+JobT = TypeVar("JobT")
+
+DEFAULT_CONCURRENCY: Final = 32  # customers processed at once
+COMMIT_RETRY: Final = Backoff(first=0.5, cap=30.0)  # after a failed commit
+
+
+class CustomerQueues(Generic[JobT]):
+    """FIFO queues per customer, worked off by at most ``concurrency`` tasks.
+
+    ``run(job)`` returns ``True`` when the job is done (handled, or answered
+    and set aside) and ``False`` when it must be tried again later; it
+    should not raise (an exception counts as done and is logged by asyncio).
+    ``customer_of(job)`` says whose queue a job joins.
+    """
+
+    def __init__(self, run: Callable[[JobT], Coroutine[Any, Any, bool]],
+                 customer_of: Callable[[JobT], Hashable], *,
+                 concurrency: int = DEFAULT_CONCURRENCY, retry: Backoff = COMMIT_RETRY) -> None:
+        if concurrency < 1:
+            raise ValueError(f"concurrency must be at least 1, not {concurrency}")
+        self._run = run
+        self._customer_of = customer_of
+        self.concurrency = concurrency
+        self.retry = retry
+        self._waiting: dict[Hashable, deque[JobT]] = {}
+        self._ready: deque[Hashable] = deque()  # waiting, and none of theirs running
+        self._running: set[Hashable] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
+        self._failures: dict[Hashable, int] = {}  # failed runs in a row, per held customer
+        self._stopping = False
+
+    def __len__(self) -> int:
+        """Customers with a job running or waiting."""
+        return len(self._running | self._waiting.keys())
+
+    @property
+    def active(self) -> int:
+        """Customers whose job is running right now."""
+        return len(self._running)
+
+    def submit(self, job: JobT) -> None:
+        """Run ``job`` after the earlier jobs of its customer."""
+        customer = self._customer_of(job)
+        queue = self._waiting.get(customer)
+        if queue is None:
+            queue = self._waiting[customer] = deque()
+            if customer not in self._running:
+                self._ready.append(customer)
+        queue.append(job)
+        self._start_ready()
+
+    async def drain(self) -> None:
+        """Wait until every submitted job is done."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await asyncio.sleep(0)  # let done callbacks start what was waiting
+
+    async def stop(self) -> None:
+        """Finish the jobs running now and start no more; the rest stay unstarted."""
+        self._stopping = True
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    def _start_ready(self) -> None:
+        if self._stopping:
+            return
+        while self._ready and len(self._running) < self.concurrency:
+            customer = self._ready.popleft()
+            queue = self._waiting[customer]
+            job = queue.popleft()
+            if not queue:
+                del self._waiting[customer]
+            self._running.add(customer)
+            task = asyncio.create_task(self._run(job))
+            self._tasks.add(task)
+            task.add_done_callback(partial(self._finished, customer, job))
+
+    def _finished(self, customer: Hashable, job: JobT, task: asyncio.Task[bool]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is None and not task.result():
+            # Back to the head of the queue; the customer stays held until the
+            # retry, so that nothing of theirs overtakes it (G5).
+            failures = self._failures[customer] = self._failures.get(customer, 0) + 1
+            self._waiting.setdefault(customer, deque()).appendleft(job)
+            asyncio.get_running_loop().call_later(self.retry.delay(failures), self._release,
+                                                  customer)
+            return
+        self._failures.pop(customer, None)
+        self._release(customer)
+
+    def _release(self, customer: Hashable) -> None:
+        self._running.discard(customer)
+        if customer in self._waiting:
+            self._ready.append(customer)
+        self._start_ready()
