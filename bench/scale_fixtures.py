@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from fsm import machine as states
 from fsm.cart import Cart
 from fsm.config import AppConfig, Item, Restaurant, parse_config
 from fsm.session import DELIVERY, Address, Session
+from fsm.states import States
 from routes.conversation.messages import Inbound
 from storage.base import SessionKey
 from storage.codec import encode_snapshot
@@ -83,8 +83,8 @@ def mid_order_cart(restaurant: Restaurant) -> Cart:
 def mid_order_sessions(restaurant: Restaurant) -> list[Session]:
     """The same order caught in four states between browsing and confirming."""
     address = Address("Flat 3, 27 Frith Street, London W1D 5LE", 51.51359, -0.13176)
-    stops = ((states.BROWSING_ITEMS, None), (states.REVIEWING_CART, None),
-             (states.CHECKOUT_PAYMENT, None), (states.CHECKOUT_CONFIRMATION, "card"))
+    stops = ((States.BROWSING_ITEMS, None), (States.REVIEWING_CART, None),
+             (States.CHECKOUT_PAYMENT, None), (States.CHECKOUT_CONFIRMATION, "card"))
     return [
         Session(state=state, cart=mid_order_cart(restaurant), order_type=DELIVERY,
                 address=address, payment_method=payment, welcomed=True,

@@ -21,6 +21,7 @@ from typing import Final, Protocol
 from transitions import Machine
 
 from fsm.errors import MachineDefinitionError
+from fsm.states import States
 
 ANY_STATE: Final = "*"
 
@@ -85,48 +86,42 @@ IS_DELIVERY: Final = Guard("is_delivery", "delivery")
 IS_PICKUP: Final = Guard("is_pickup", "pickup")
 HAS_ADDRESS: Final = Guard("has_address", "address given")
 
-CHOOSING_ORDER_TYPE: Final = "choosing_order_type"
-CHOOSING_BRANCH: Final = "choosing_branch"
-CHOOSING_CATEGORY: Final = "choosing_category"
-BROWSING_ITEMS: Final = "browsing_items"
-CHOOSING_ADDONS: Final = "choosing_addons"
-REVIEWING_CART: Final = "reviewing_cart"
-CHECKOUT_ADDRESS: Final = "checkout_address"
-CHECKOUT_PAYMENT: Final = "checkout_payment"
-CHECKOUT_CONFIRMATION: Final = "checkout_confirmation"
-
-ORDERING: Final = (CHOOSING_CATEGORY, BROWSING_ITEMS, CHOOSING_ADDONS, REVIEWING_CART)
-CHECKOUT: Final = (CHECKOUT_ADDRESS, CHECKOUT_PAYMENT, CHECKOUT_CONFIRMATION)
+ORDERING: Final = States.ORDERING
+CHECKOUT: Final = States.CHECKOUT
 
 ORDER_FLOW: Final = MachineSpec(
-    initial=CHOOSING_ORDER_TYPE,
+    initial=States.CHOOSING_ORDER_TYPE,
     states=(
-        State(CHOOSING_ORDER_TYPE, "delivery or pickup?"),
-        State(CHOOSING_BRANCH, "which branch to pick up from?"),
-        State(CHOOSING_CATEGORY, "which menu category?"),
-        State(BROWSING_ITEMS, "items of one category, paged"),
-        State(CHOOSING_ADDONS, "extras for the item being added"),
-        State(REVIEWING_CART, "the cart, with checkout / add more / remove"),
-        State(CHECKOUT_ADDRESS, "delivery address: location pin or text", group="checkout"),
-        State(CHECKOUT_PAYMENT, "payment method", group="checkout"),
-        State(CHECKOUT_CONFIRMATION, "order summary, confirm or cancel", group="checkout"),
+        State(States.CHOOSING_ORDER_TYPE, "delivery or pickup?"),
+        State(States.CHOOSING_BRANCH, "which branch to pick up from?"),
+        State(States.CHOOSING_CATEGORY, "which menu category?"),
+        State(States.BROWSING_ITEMS, "items of one category, paged"),
+        State(States.CHOOSING_ADDONS, "extras for the item being added"),
+        State(States.REVIEWING_CART, "the cart, with checkout / add more / remove"),
+        State(States.CHECKOUT_ADDRESS, "delivery address: location pin or text",
+              group="checkout"),
+        State(States.CHECKOUT_PAYMENT, "payment method", group="checkout"),
+        State(States.CHECKOUT_CONFIRMATION, "order summary, confirm or cancel",
+              group="checkout"),
     ),
     transitions=(
-        Transition("choose_delivery", (ANY_STATE,), CHOOSING_CATEGORY),
-        Transition("choose_pickup", (ANY_STATE,), CHOOSING_BRANCH),
-        Transition("choose_branch", (CHOOSING_BRANCH,), CHOOSING_CATEGORY),
-        Transition("show_menu", ORDERING + CHECKOUT, CHOOSING_CATEGORY),
-        Transition("open_category", ORDERING + CHECKOUT, BROWSING_ITEMS),
-        Transition("pick_item", ORDERING + CHECKOUT, CHOOSING_ADDONS),
-        Transition("add_item", ORDERING + CHECKOUT, REVIEWING_CART),
-        Transition("view_cart", ORDERING + CHECKOUT, REVIEWING_CART, (CART_NOT_EMPTY,)),
-        Transition("checkout", ORDERING, CHECKOUT_ADDRESS, (CART_NOT_EMPTY, IS_DELIVERY)),
-        Transition("checkout", ORDERING, CHECKOUT_PAYMENT, (CART_NOT_EMPTY, IS_PICKUP)),
-        Transition("give_address", (CHECKOUT_ADDRESS,), CHECKOUT_PAYMENT, (HAS_ADDRESS,)),
-        Transition("choose_payment", (CHECKOUT_PAYMENT, CHECKOUT_CONFIRMATION),
-                   CHECKOUT_CONFIRMATION),
-        Transition("confirm", (CHECKOUT_CONFIRMATION,), CHOOSING_ORDER_TYPE, (CART_NOT_EMPTY,)),
-        Transition("cancel", (ANY_STATE,), CHOOSING_ORDER_TYPE),
+        Transition("choose_delivery", (ANY_STATE,), States.CHOOSING_CATEGORY),
+        Transition("choose_pickup", (ANY_STATE,), States.CHOOSING_BRANCH),
+        Transition("choose_branch", (States.CHOOSING_BRANCH,), States.CHOOSING_CATEGORY),
+        Transition("show_menu", ORDERING + CHECKOUT, States.CHOOSING_CATEGORY),
+        Transition("open_category", ORDERING + CHECKOUT, States.BROWSING_ITEMS),
+        Transition("pick_item", ORDERING + CHECKOUT, States.CHOOSING_ADDONS),
+        Transition("add_item", ORDERING + CHECKOUT, States.REVIEWING_CART),
+        Transition("view_cart", ORDERING + CHECKOUT, States.REVIEWING_CART, (CART_NOT_EMPTY,)),
+        Transition("checkout", ORDERING, States.CHECKOUT_ADDRESS, (CART_NOT_EMPTY, IS_DELIVERY)),
+        Transition("checkout", ORDERING, States.CHECKOUT_PAYMENT, (CART_NOT_EMPTY, IS_PICKUP)),
+        Transition("give_address", (States.CHECKOUT_ADDRESS,), States.CHECKOUT_PAYMENT,
+                   (HAS_ADDRESS,)),
+        Transition("choose_payment", (States.CHECKOUT_PAYMENT, States.CHECKOUT_CONFIRMATION),
+                   States.CHECKOUT_CONFIRMATION),
+        Transition("confirm", (States.CHECKOUT_CONFIRMATION,), States.CHOOSING_ORDER_TYPE,
+                   (CART_NOT_EMPTY,)),
+        Transition("cancel", (ANY_STATE,), States.CHOOSING_ORDER_TYPE),
     ),
     commands=(
         Command("menu", "show_menu", "show the menu categories"),

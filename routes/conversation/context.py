@@ -8,11 +8,11 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from typing import Final
 
-from fsm import machine as states
 from fsm.cart import MAX_QUANTITY
 from fsm.config import Restaurant
 from fsm.machine import ConversationMachine
 from fsm.session import Session
+from fsm.states import States
 from routes.conversation.messages import Inbound, Outgoing, options_of, text, with_preamble
 from routes.conversation.questions import question_for
 from storage.base import DraftRecord, OrderRecord, SessionKey
@@ -20,7 +20,7 @@ from storage.base import DraftRecord, OrderRecord, SessionKey
 _NOT_WORD: Final = re.compile(r"[^\w\s]+")
 _SPACES: Final = re.compile(r"\s+")
 # States in which a typed item or category name anywhere on the menu is understood.
-_CATALOGUE_STATES: Final = frozenset((*states.ORDERING, states.CHECKOUT_CONFIRMATION))
+_CATALOGUE_STATES: Final = frozenset((*States.ORDERING, States.CHECKOUT_CONFIRMATION))
 # Typed quantities, on normalized text: "2 margherita", "2x margherita", "margherita x2".
 _QUANTITY_FIRST: Final = re.compile(r"(?P<n>\d{1,2})(?:\s*x)?\s+(?P<name>.+)")
 _QUANTITY_LAST: Final = re.compile(r"(?P<name>.+?)\s+(?:x\s*)?(?P<n>\d{1,2})")

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Final
 
-from fsm import machine as states
 from fsm.config import Restaurant
 from fsm.session import Session
+from fsm.states import States
 from routes.conversation.messages import (
     LIST_ROWS_MAX,
     Option,
@@ -166,15 +166,15 @@ def ask_confirmation(session: Session, restaurant: Restaurant) -> Outgoing:
 Question = Callable[[Session, Restaurant], Outgoing]
 
 QUESTIONS: Final[Mapping[str, Question]] = {
-    states.CHOOSING_ORDER_TYPE: ask_order_type,
-    states.CHOOSING_BRANCH: ask_branch,
-    states.CHOOSING_CATEGORY: ask_category,
-    states.BROWSING_ITEMS: ask_item,
-    states.CHOOSING_ADDONS: ask_addons,
-    states.REVIEWING_CART: ask_cart,
-    states.CHECKOUT_ADDRESS: ask_address,
-    states.CHECKOUT_PAYMENT: ask_payment,
-    states.CHECKOUT_CONFIRMATION: ask_confirmation,
+    States.CHOOSING_ORDER_TYPE: ask_order_type,
+    States.CHOOSING_BRANCH: ask_branch,
+    States.CHOOSING_CATEGORY: ask_category,
+    States.BROWSING_ITEMS: ask_item,
+    States.CHOOSING_ADDONS: ask_addons,
+    States.REVIEWING_CART: ask_cart,
+    States.CHECKOUT_ADDRESS: ask_address,
+    States.CHECKOUT_PAYMENT: ask_payment,
+    States.CHECKOUT_CONFIRMATION: ask_confirmation,
 }
 
 

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from fsm import machine as states
 from fsm.config import AppConfig, Restaurant
+from fsm.machine import ORDER_FLOW
 from fsm.session import Session
+from fsm.states import States
 from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.messages import Inbound, Location, options_of
 from routes.conversation.middlewares import EXPIRED_NOTICE, QUARANTINE_NOTICE
@@ -25,16 +26,16 @@ KEY = SessionKey("luigis", "447700900123")
 
 # How to reach every state of the machine from a new conversation.
 PATHS: dict[str, list[str]] = {
-    states.CHOOSING_ORDER_TYPE: ["text:hello"],
-    states.CHOOSING_BRANCH: ["order_type:pickup"],
-    states.CHOOSING_CATEGORY: ["order_type:delivery"],
-    states.BROWSING_ITEMS: ["order_type:delivery", "category:pizza"],
-    states.CHOOSING_ADDONS: ["order_type:delivery", "category:pizza", "item:calzone"],
-    states.REVIEWING_CART: ["order_type:delivery", "item:margherita"],
-    states.CHECKOUT_ADDRESS: ["order_type:delivery", "item:margherita", "action:checkout"],
-    states.CHECKOUT_PAYMENT: ["order_type:delivery", "item:margherita", "action:checkout",
+    States.CHOOSING_ORDER_TYPE: ["text:hello"],
+    States.CHOOSING_BRANCH: ["order_type:pickup"],
+    States.CHOOSING_CATEGORY: ["order_type:delivery"],
+    States.BROWSING_ITEMS: ["order_type:delivery", "category:pizza"],
+    States.CHOOSING_ADDONS: ["order_type:delivery", "category:pizza", "item:calzone"],
+    States.REVIEWING_CART: ["order_type:delivery", "item:margherita"],
+    States.CHECKOUT_ADDRESS: ["order_type:delivery", "item:margherita", "action:checkout"],
+    States.CHECKOUT_PAYMENT: ["order_type:delivery", "item:margherita", "action:checkout",
                               "text:1 Example Road, London E1 6AN"],
-    states.CHECKOUT_CONFIRMATION: ["order_type:delivery", "item:margherita",
+    States.CHECKOUT_CONFIRMATION: ["order_type:delivery", "item:margherita",
                                    "action:checkout", "text:1 Example Road, London E1 6AN",
                                    "payment:cash"],
 }
@@ -57,7 +58,7 @@ async def stored_session(customer: Customer) -> Session:
 
 
 def test_every_state_has_a_path() -> None:
-    assert set(PATHS) == set(states.ORDER_FLOW.state_names)
+    assert set(PATHS) == set(ORDER_FLOW.state_names)
 
 
 UNKNOWN_INPUTS = [
@@ -77,7 +78,7 @@ async def test_every_state_answers_unknown_input(amira: Customer, luigis: Restau
                                                  state: str, inbound: Inbound) -> None:
     await reach(amira, state)
     before = await stored_session(amira)
-    if state == states.CHECKOUT_ADDRESS and inbound.kind == "location":
+    if state == States.CHECKOUT_ADDRESS and inbound.kind == "location":
         pytest.skip("a pin is the answer in this state")
 
     replies = await amira.send(inbound)
@@ -102,7 +103,7 @@ async def test_help_and_cancel_work_in_every_state(amira: Customer, state: str) 
     assert (await stored_session(amira)).state == state
     await amira.type("cancel")
     session = await stored_session(amira)
-    assert session.state == states.CHOOSING_ORDER_TYPE
+    assert session.state == States.CHOOSING_ORDER_TYPE
     assert session.cart.is_empty
 
 
@@ -196,7 +197,7 @@ async def test_session_expires_after_ttl(amira: Customer, clock: FakeClock,
     [draft] = await store.list_drafts(KEY)
     assert draft.reason == "expired"
     assert draft.cart["lines"][0]["item_id"] == "margherita"
-    assert (await stored_session(amira)).state == states.CHOOSING_ORDER_TYPE
+    assert (await stored_session(amira)).state == States.CHOOSING_ORDER_TYPE
 
 
 async def test_snapshot_under_an_old_state_name_is_migrated(amira: Customer,
@@ -233,7 +234,7 @@ async def test_corrupt_snapshot_is_quarantined_and_customer_restarted(
     assert amira.option_ids == ["order_type:delivery", "order_type:pickup"]
     [record] = await store.list_quarantine(KEY)
     assert record.snapshot == blob
-    assert (await stored_session(amira)).state == states.CHOOSING_ORDER_TYPE
+    assert (await stored_session(amira)).state == States.CHOOSING_ORDER_TYPE
     # The customer carries on normally; everyone else was never affected.
     await amira.tap("order_type:pickup")
     assert "branch:soho" in amira.option_ids

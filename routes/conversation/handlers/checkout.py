@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from fsm import machine as states
 from fsm.session import Address
+from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId, is_location, is_text
 from routes.conversation.messages import text
@@ -20,7 +20,7 @@ ADDRESS_MAX_LENGTH: Final = 300
 CONFIRMED: Final = "CONFIRMED"
 
 
-@router.message(is_location, state=states.CHECKOUT_ADDRESS)
+@router.message(is_location, state=States.CHECKOUT_ADDRESS)
 async def address_from_pin(ctx: Context) -> None:
     pin = ctx.inbound.location
     assert pin is not None
@@ -28,7 +28,7 @@ async def address_from_pin(ctx: Context) -> None:
     await _set_address(ctx, Address(label, pin.latitude, pin.longitude))
 
 
-@router.message(is_text, state=states.CHECKOUT_ADDRESS)
+@router.message(is_text, state=States.CHECKOUT_ADDRESS)
 async def address_from_text(ctx: Context) -> None:
     typed = " ".join(ctx.inbound.text.split())
     if len(typed) < ADDRESS_MIN_LENGTH:
@@ -47,7 +47,7 @@ async def _set_address(ctx: Context, address: Address) -> None:
 
 
 @router.message(ChoiceId("payment:"),
-                state=(states.CHECKOUT_PAYMENT, states.CHECKOUT_CONFIRMATION))
+                state=(States.CHECKOUT_PAYMENT, States.CHECKOUT_CONFIRMATION))
 async def choose_payment(ctx: Context) -> None:
     method = ctx.arg("payment:")
     if method not in ctx.restaurant.payment_methods:
@@ -58,7 +58,7 @@ async def choose_payment(ctx: Context) -> None:
     ctx.ask()
 
 
-@router.message(ChoiceId("action:confirm"), state=states.CHECKOUT_CONFIRMATION)
+@router.message(ChoiceId("action:confirm"), state=States.CHECKOUT_CONFIRMATION)
 async def confirm_order(ctx: Context) -> None:
     session, restaurant = ctx.session, ctx.restaurant
     if session.order_type is None or session.payment_method is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from fsm import machine as states
+from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId, Command
 from routes.conversation.questions import render_cart
@@ -24,7 +24,7 @@ HELP_TEXT: Final = (
     "• help — show this message"
 )
 ORDER_TYPE_FIRST: Final = "First, tell me how you'd like to get your order."
-PRE_ORDER: Final = (states.CHOOSING_ORDER_TYPE, states.CHOOSING_BRANCH)
+PRE_ORDER: Final = (States.CHOOSING_ORDER_TYPE, States.CHOOSING_BRANCH)
 
 
 @router.message(Command("help", "?"))
@@ -52,7 +52,7 @@ async def cancel_order(ctx: Context) -> None:
 @router.message(ChoiceId("action:add_more"))
 async def show_menu(ctx: Context) -> None:
     if ctx.session.state in PRE_ORDER:
-        ctx.say(ORDER_TYPE_FIRST if ctx.session.state == states.CHOOSING_ORDER_TYPE
+        ctx.say(ORDER_TYPE_FIRST if ctx.session.state == States.CHOOSING_ORDER_TYPE
                 else "First, pick the branch you'll collect from.")
     else:
         await ctx.fire("show_menu")
@@ -74,7 +74,7 @@ async def show_cart(ctx: Context) -> None:
 @router.message(ChoiceId("action:checkout"))
 async def start_checkout(ctx: Context) -> None:
     session = ctx.session
-    if session.state in states.CHECKOUT:
+    if session.state in States.CHECKOUT:
         ctx.say("You're already at checkout.")
     elif session.cart.is_empty:
         ctx.say("Your cart is empty. Add something first.")

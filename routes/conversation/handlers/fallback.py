@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fsm import machine as states
+from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import any_message
 from routes.conversation.router import Router
@@ -21,7 +21,7 @@ async def ask_again(ctx: Context) -> None:
         ctx.say("Thanks for the location. I'll ask for your address at checkout.")
     elif kind == "unsupported":
         ctx.say("Sorry, I can only read text messages, button taps and locations.")
-    elif ctx.session.state == states.CHOOSING_ORDER_TYPE:
+    elif ctx.session.state == States.CHOOSING_ORDER_TYPE:
         # Most first messages are a greeting: guide rather than apologise.
         ctx.say(HINT)
     else:

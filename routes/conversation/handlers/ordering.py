@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from fsm import machine as states
 from fsm.config import Item
 from fsm.errors import CartFull
 from fsm.session import DELIVERY, PICKUP, PendingItem
+from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId
 from routes.conversation.router import Router
 
 router = Router("ordering")
 
-BROWSING = states.ORDERING + states.CHECKOUT
+BROWSING = States.ORDERING + States.CHECKOUT
 NOT_ON_MENU = "Sorry, that's no longer on the menu."
 
 
@@ -53,7 +53,7 @@ async def _pick_branch(ctx: Context, branch_id: str) -> None:
     else:
         ctx.session.branch_id = branch.id
         ctx.say(f"Pickup from {branch.name}.")
-        if ctx.session.state == states.CHOOSING_BRANCH:
+        if ctx.session.state == States.CHOOSING_BRANCH:
             await ctx.fire("choose_branch")
     ctx.ask()
 
@@ -86,7 +86,7 @@ async def pick_item(ctx: Context) -> None:
     await _add_to_cart(ctx, item, [], ctx.quantity)
 
 
-@router.message(ChoiceId("addon:"), state=states.CHOOSING_ADDONS)
+@router.message(ChoiceId("addon:"), state=States.CHOOSING_ADDONS)
 async def pick_addon(ctx: Context) -> None:
     pending = ctx.session.pending
     item = ctx.restaurant.item(pending.item_id) if pending else None
@@ -103,7 +103,7 @@ async def pick_addon(ctx: Context) -> None:
     await _add_to_cart(ctx, item, pending.addon_ids, pending.quantity)
 
 
-@router.message(ChoiceId("action:no_addons"), state=states.CHOOSING_ADDONS)
+@router.message(ChoiceId("action:no_addons"), state=States.CHOOSING_ADDONS)
 async def finish_addons(ctx: Context) -> None:
     pending = ctx.session.pending
     item = ctx.restaurant.item(pending.item_id) if pending else None
