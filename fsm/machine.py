@@ -51,11 +51,24 @@ class Transition:
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """A word the customer may type in any state (``menu``, ``cart``…)."""
+    """A word the customer may type in any state (``menu``, ``cart``…).
+
+    Declared once: routing (``word`` and ``aliases`` as typed text, and the
+    buttons ``choice_ids`` that mean the same), the ``help`` text (one line
+    per command, ``description`` as the customer reads it) and the diagram
+    are all derived from it. ``trigger`` is the transition it fires, if any.
+    """
 
     word: str
     trigger: str | None
     description: str
+    aliases: tuple[str, ...] = ()
+    choice_ids: tuple[str, ...] = ()
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """Every typed form: the word, then its aliases."""
+        return (self.word, *self.aliases)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +87,13 @@ class MachineSpec:
             if state.name == name:
                 return state
         raise KeyError(name)
+
+    def command(self, word: str) -> Command:
+        """The declared command whose ``word`` this is; ``KeyError`` if none."""
+        for command in self.commands:
+            if command.word == word:
+                return command
+        raise KeyError(word)
 
     def sources_of(self, transition: Transition) -> tuple[str, ...]:
         if ANY_STATE in transition.sources:
@@ -124,11 +144,14 @@ ORDER_FLOW: Final = MachineSpec(
         Transition("cancel", (ANY_STATE,), States.CHOOSING_ORDER_TYPE),
     ),
     commands=(
-        Command("menu", "show_menu", "show the menu categories"),
-        Command("cart", "view_cart", "show the cart"),
-        Command("checkout", "checkout", "go to checkout"),
-        Command("cancel", "cancel", "drop the cart and start again"),
-        Command("help", None, "explain what can be typed"),
+        Command("menu", "show_menu", "show the menu", choice_ids=("action:add_more",)),
+        Command("cart", "view_cart", "show your cart", aliases=("view cart", "basket"),
+                choice_ids=("action:view_cart",)),
+        Command("checkout", "checkout", "finish your order", aliases=("check out", "pay"),
+                choice_ids=("action:checkout",)),
+        Command("cancel", "cancel", "cancel your order and start again",
+                aliases=("cancel order",), choice_ids=("action:cancel",)),
+        Command("help", None, "show this message", aliases=("?",)),
     ),
 )
 

@@ -1,40 +1,58 @@
-"""Words that work in every state: menu, cart, checkout, cancel, help."""
+"""Words that work in every state: menu, cart, checkout, cancel, help.
+
+The words, their aliases, the buttons that mean the same and the help text
+all come from the commands declared in :data:`fsm.machine.ORDER_FLOW`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
+from fsm.machine import ORDER_FLOW, MachineSpec
 from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId, Command
 from routes.conversation.questions import render_cart
-from routes.conversation.router import Router
+from routes.conversation.router import Handler, Router
 from storage.base import DraftRecord
 
 router = Router("commands")
 
-HELP_TEXT: Final = (
-    "Tap a button or a list option, or type its number or name; put a number "
-    "before an item's name to add several.\n"
-    "You can type these at any time:\n"
-    "• menu — show the menu\n"
-    "• cart — show your cart\n"
-    "• checkout — finish your order\n"
-    "• cancel — cancel your order and start again\n"
-    "• help — show this message"
-)
+
+
+def help_text(spec: MachineSpec = ORDER_FLOW) -> str:
+    """The answer to ``help``: how to pick options, then one line per declared command."""
+    lines = [f"• {command.word} — {command.description}" for command in spec.commands]
+    return ("Tap a button or a list option, or type its number or name; put a number "
+            "before an item's name to add several.\n"
+            "You can type these at any time:\n" + "\n".join(lines))
+
+
+def on_command(word: str) -> Callable[[Handler], Handler]:
+    """Register a handler for the declared command ``word``: typed, or its buttons."""
+    command = ORDER_FLOW.command(word)
+
+    def register(callback: Handler) -> Handler:
+        for choice_id in command.choice_ids:
+            router.message(ChoiceId(choice_id))(callback)
+        return router.message(Command(*command.words))(callback)
+
+    return register
+
+
+HELP_TEXT: Final = help_text()
 ORDER_TYPE_FIRST: Final = "First, tell me how you'd like to get your order."
 PRE_ORDER: Final = (States.CHOOSING_ORDER_TYPE, States.CHOOSING_BRANCH)
 
 
-@router.message(Command("help", "?"))
+@on_command("help")
 async def show_help(ctx: Context) -> None:
     ctx.say(HELP_TEXT)
     ctx.ask()
 
 
-@router.message(Command("cancel", "cancel order"))
-@router.message(ChoiceId("action:cancel"))
+@on_command("cancel")
 async def cancel_order(ctx: Context) -> None:
     session = ctx.session
     if session.cart.is_empty:
@@ -48,8 +66,7 @@ async def cancel_order(ctx: Context) -> None:
     ctx.ask()
 
 
-@router.message(Command("menu"))
-@router.message(ChoiceId("action:add_more"))
+@on_command("menu")
 async def show_menu(ctx: Context) -> None:
     if ctx.session.state in PRE_ORDER:
         ctx.say(ORDER_TYPE_FIRST if ctx.session.state == States.CHOOSING_ORDER_TYPE
@@ -59,8 +76,7 @@ async def show_menu(ctx: Context) -> None:
     ctx.ask()
 
 
-@router.message(Command("cart", "view cart", "basket"))
-@router.message(ChoiceId("action:view_cart"))
+@on_command("cart")
 async def show_cart(ctx: Context) -> None:
     session = ctx.session
     if session.cart.is_empty:
@@ -70,8 +86,7 @@ async def show_cart(ctx: Context) -> None:
     ctx.ask()
 
 
-@router.message(Command("checkout", "check out", "pay"))
-@router.message(ChoiceId("action:checkout"))
+@on_command("checkout")
 async def start_checkout(ctx: Context) -> None:
     session = ctx.session
     if session.state in States.CHECKOUT:
