@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
-from typing import Final
+from functools import cached_property
 
-from fsm.cart import MAX_QUANTITY
 from fsm.config import Restaurant
 from fsm.machine import ConversationMachine
 from fsm.session import Session
-from fsm.states import States
-from routes.conversation.messages import Inbound, Outgoing, options_of, text, with_preamble
+from routes.conversation.matching import normalize, resolve_choice
+from routes.conversation.messages import Inbound, Outgoing, text, with_preamble
 from routes.conversation.questions import question_for
 from storage.base import DraftRecord, OrderRecord, SessionKey
-
-_NOT_WORD: Final = re.compile(r"[^\w\s]+")
-_SPACES: Final = re.compile(r"\s+")
-# States in which a typed item or category name anywhere on the menu is understood.
-_CATALOGUE_STATES: Final = frozenset((*States.ORDERING, States.CHECKOUT_CONFIRMATION))
-# Typed quantities, on normalized text: "2 margherita", "2x margherita", "margherita x2".
-_QUANTITY_FIRST: Final = re.compile(r"(?P<n>\d{1,2})(?:\s*x)?\s+(?P<name>.+)")
-_QUANTITY_LAST: Final = re.compile(r"(?P<name>.+?)\s+(?:x\s*)?(?P<n>\d{1,2})")
-
-
-@lru_cache(maxsize=4096)  # option titles recur on every typed message
-def normalize(raw: str) -> str:
-    """Lower case, punctuation and repeated spaces removed: how typed text is compared."""
-    return _SPACES.sub(" ", _NOT_WORD.sub("", raw.lower())).strip()
 
 
 @dataclass(slots=True)
@@ -75,19 +58,7 @@ class Context:
 
     @cached_property
     def _resolution(self) -> tuple[str | None, int]:
-        choice = self._resolve_choice(self.normalized_text)
-        if choice is not None or self.inbound.kind != "text":
-            return choice, 1
-        # Not an option as typed: perhaps an item with a quantity.
-        match = (_QUANTITY_FIRST.fullmatch(self.normalized_text)
-                 or _QUANTITY_LAST.fullmatch(self.normalized_text))
-        if match is None or match.group("name").isdigit():  # "2 3" is not an item
-            return None, 1
-        quantity = int(match.group("n"))
-        choice = self._resolve_choice(match.group("name"))
-        if choice is None or not choice.startswith("item:") or not 1 <= quantity <= MAX_QUANTITY:
-            return None, 1
-        return choice, quantity
+        return resolve_choice(self.inbound, self.normalized_text, self.session, self.restaurant)
 
     def arg(self, prefix: str) -> str:
         """The part of the selected id after ``prefix`` (``item:calzone`` → ``calzone``)."""
@@ -122,30 +93,3 @@ class Context:
             self.effects.replies.append(text("\n\n".join(self._notes)))
             self._notes.clear()
         return self.effects
-
-    def _resolve_choice(self, typed: str) -> str | None:
-        if self.inbound.kind == "choice":
-            return self.inbound.choice_id
-        if not typed:
-            return None
-        options = options_of(question_for(self.session, self.restaurant))
-        if typed.isdigit():
-            number = int(typed)
-            return options[number - 1].id if 1 <= number <= len(options) else None
-        for option in options:
-            names = (option.title, *option.keywords)
-            if any(normalize(name) == typed for name in names):
-                return option.id
-        if self.session.state in _CATALOGUE_STATES:
-            return self._catalogue_choice(typed)
-        return None
-
-    def _catalogue_choice(self, typed: str) -> str | None:
-        for category in self.restaurant.menu:
-            if normalize(category.title) == typed or category.id == typed:
-                return f"category:{category.id}"
-        for category in self.restaurant.menu:
-            for item in category.items:
-                if normalize(item.name) == typed or item.id == typed:
-                    return f"item:{item.id}"
-        return None
