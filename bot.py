@@ -25,14 +25,13 @@ from aiohttp import web
 from pydantic import SecretBytes, SecretStr
 
 from fsm.config import AppConfig, Restaurant, parse_config
-from fsm.diagram import splice_mermaid, to_dot, to_mermaid
 from fsm.errors import FsmError
 from fsm.machine import ORDER_FLOW
 from fsm.migrations import migrate_snapshot
 from routes.app import create_app, tune_gc
 from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.flow import conversation_dispatcher
-from routes.graphviz import GraphvizError, render_graphviz
+from routes.diagram import GraphvizError, render_diagram
 from routes.settings import Settings
 from routes.terminal import chat_loop
 from storage.base import SessionKey, SessionStore
@@ -162,15 +161,10 @@ def diagram(args: argparse.Namespace, out: BinaryIO) -> None:
     highlight = asyncio.run(stored_state(args)) if args.customer is not None else args.highlight
     output: Path | None = args.output
     try:
-        if args.format in ("svg", "png"):
-            data = render_graphviz(to_dot(ORDER_FLOW, highlight), args.format)
-        elif args.format == "dot":
-            data = to_dot(ORDER_FLOW, highlight).encode()
-        else:
-            text = to_mermaid(ORDER_FLOW, highlight)
-            if output is not None and output.suffix == ".md":
-                text = splice_mermaid(output.read_text(encoding="utf-8"), text)
-            data = text.encode()
+        markdown = None
+        if args.format == "mermaid" and output is not None and output.suffix == ".md":
+            markdown = output.read_text(encoding="utf-8")
+        data = render_diagram(ORDER_FLOW, args.format, highlight, markdown)
         if output is None:
             out.write(data)
             out.flush()
@@ -180,8 +174,6 @@ def diagram(args: argparse.Namespace, out: BinaryIO) -> None:
         raise UsageError(str(exc)) from exc
     except OSError as exc:
         raise UsageError(f"{output or 'stdout'}: {exc.strerror}") from exc
-
-
 
 
 def settings_from_environment(config: AppConfig, env: Mapping[str, str],

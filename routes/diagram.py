@@ -1,4 +1,7 @@
-"""Rendering Graphviz dot source to SVG or PNG with the ``dot`` program.
+"""The state diagram in the format asked for: mermaid, dot, or SVG/PNG drawn by Graphviz.
+
+The diagram itself is drawn from the machine spec by :mod:`fsm.diagram` (pure);
+this module runs the ``dot`` program for pictures.
 
 Hierarchy::
 
@@ -11,6 +14,9 @@ from __future__ import annotations
 import shutil
 import subprocess
 from typing import Final, Literal
+
+from fsm.diagram import splice_mermaid, to_dot, to_mermaid
+from fsm.machine import MachineSpec
 
 MISSING_MESSAGE: Final = ("the 'dot' program is not installed; install Debian's package "
                           "'graphviz' (apt-get install graphviz)")
@@ -50,3 +56,22 @@ def render_graphviz(dot_source: str, fmt: Literal["svg", "png"],
         raise GraphvizError(f"dot failed (exit status {completed.returncode}): "
                             f"{stderr or 'no message'}")
     return completed.stdout
+
+
+def render_diagram(spec: MachineSpec, fmt: str, highlight: str | None = None,
+                   markdown: str | None = None) -> bytes:
+    """``spec`` drawn as ``fmt`` (``mermaid``, ``dot``, ``svg`` or ``png``), ``highlight`` marked.
+
+    With ``markdown`` (a document's text) and ``mermaid``, the document comes
+    back with its marked mermaid block replaced. Raises ``ValueError`` for an
+    unknown state or format or a document without the marked block, and
+    :class:`GraphvizError` when ``dot`` cannot draw the picture.
+    """
+    if fmt in FORMATS:
+        return render_graphviz(to_dot(spec, highlight), "svg" if fmt == "svg" else "png")
+    if fmt == "dot":
+        return to_dot(spec, highlight).encode()
+    if fmt != "mermaid":
+        raise ValueError(f"unknown diagram format {fmt!r}")
+    text = to_mermaid(spec, highlight)
+    return (text if markdown is None else splice_mermaid(markdown, text)).encode()
