@@ -20,6 +20,12 @@ MAX_QUANTITY: Final = 99
 
 @dataclass(frozen=True, slots=True)
 class CartLine:
+    """``quantity`` (1 to ``MAX_QUANTITY``) of one item with its add-ons.
+
+    ``name``, ``addon_names`` and ``unit_price`` (item plus add-ons, integer
+    minor units) are copied from the menu when the line is added.
+    """
+
     item_id: str
     name: str
     addon_ids: tuple[str, ...]
@@ -58,6 +64,14 @@ class CartLine:
 
 @dataclass(slots=True)
 class Cart:
+    """The lines of an order being put together, in the order they were added.
+
+    At most ``MAX_LINES`` distinct lines (:meth:`add` raises
+    :class:`~fsm.errors.CartFull` past it); the same item with the same
+    add-ons merges into one line. Amounts (``subtotal``, :meth:`total`) are
+    integer minor units of the restaurant's currency.
+    """
+
     lines: list[CartLine] = field(default_factory=list)
 
     def __iter__(self) -> Iterator[CartLine]:
@@ -79,6 +93,7 @@ class Cart:
         return sum(line.total for line in self.lines)
 
     def total(self, delivery_fee: int = 0) -> int:
+        """The subtotal plus ``delivery_fee`` (minor units), which an empty cart does not pay."""
         return self.subtotal + (delivery_fee if self.lines else 0)
 
     def line(self, key: str) -> CartLine | None:

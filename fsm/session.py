@@ -59,6 +59,24 @@ class PendingItem:
 
 @dataclass(slots=True)
 class Session:
+    """One customer's conversation with one restaurant: the step, the cart, the choices.
+
+    - ``state``: a name from :class:`fsm.states.States`, moved only by the
+      machine's triggers (or :meth:`start_over`).
+    - ``cart``: the :class:`~fsm.cart.Cart`, prices in integer minor units.
+    - ``order_type`` (``"delivery"`` / ``"pickup"``), ``branch_id``, ``address``
+      and ``payment_method``: the current order's choices, ``None`` until made.
+    - ``welcomed``: the greeting was sent once.
+    - ``last_activity``: Unix seconds of the last message handled (0: never);
+      the session TTL counts from it.
+    - ``category_id`` / ``page``: the list being browsed and its page (0-based).
+    - ``pending``: the item whose add-ons are being chosen.
+
+    Persisted with :meth:`to_snapshot` after every message and restored with
+    :meth:`from_snapshot`, which raises :class:`~fsm.errors.SnapshotError` for
+    a snapshot it cannot understand.
+    """
+
     state: str = ORDER_FLOW.initial
     cart: Cart = field(default_factory=Cart)
     order_type: str | None = None
@@ -109,6 +127,7 @@ class Session:
         self.pending = None
 
     def to_snapshot(self) -> dict[str, Any]:
+        """The session as msgpack-able primitives, tagged with ``SCHEMA_VERSION`` as ``"v"``."""
         return {
             "v": SCHEMA_VERSION,
             "state": self.state,

@@ -50,6 +50,8 @@ async def signed_json(request: web.Request, app_secret: bytes | None) -> object:
 
 
 class WhatsAppWebhook:
+    """The two webhook endpoints Meta calls, for every configured phone number."""
+
     def __init__(self, config: AppConfig, store: SessionStore, inbox: InboxProcessor, *,
                  app_secret: bytes | None, verify_token: str,
                  clock: Callable[[], float]) -> None:
@@ -61,6 +63,11 @@ class WhatsAppWebhook:
         self.clock = clock
 
     async def verify(self, request: web.Request) -> web.Response:
+        """``GET /webhook``: echo ``hub.challenge`` when ``hub.verify_token`` matches, else 403.
+
+        Meta's "Verification Requests": ``hub.mode=subscribe``,
+        ``hub.verify_token`` (ours), ``hub.challenge`` (to echo as text).
+        """
         query = request.query
         if (query.get("hub.mode") == "subscribe"
                 and verify_token_matches(self.verify_token, query.get("hub.verify_token"))):
@@ -68,6 +75,17 @@ class WhatsAppWebhook:
         return web.Response(status=403, text="verification failed")
 
     async def receive(self, request: web.Request) -> web.Response:
+        """``POST /webhook``: check, store durably, answer, then process.
+
+        Answers 401 without ``X-Hub-Signature-256``, 403 with a wrong one,
+        400 for a body that is not JSON, 413 over ``MAX_BODY_BYTES`` — none
+        of which changes anything — and 503 when the inbox could not store
+        the messages (Meta retries). 200 only once every message of the body
+        is durable in the inbox (duplicates of stored ids are acknowledged
+        and ignored) and the delivery statuses are recorded; messages are
+        then handed to the inbox processor. Messages for a phone number no
+        restaurant has are logged and acknowledged.
+        """
         notification = parse_notification(await signed_json(request, self.app_secret))
         for note in notification.ignored:
             logger.info("webhook: ignored %s", note)
