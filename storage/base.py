@@ -9,7 +9,7 @@ requests to send, the delivery status of what was sent, and the pairing of
 Meta's user ids with phone numbers.  Everything one inbound message changes
 — including its processed mark and its replies — arrives as one
 :class:`Changes` and is applied atomically and durably by
-:meth:`SessionStore.commit` (issue 3; ARCHITECTURE.md G3, G4).
+:meth:`SessionStore.commit` (guarantees G3 and G4 in the README).
 
 Where things live:
 

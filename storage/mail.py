@@ -1,7 +1,7 @@
 """Role interfaces of the bot's durable mail: the inbox, the outbox, delivery statuses.
 
 * :class:`InboxStorage` — customer messages acknowledged to Meta, and the
-  pairing of Meta's user ids with phone numbers (ARCHITECTURE.md G3, G4);
+  pairing of Meta's user ids with phone numbers (guarantees G3 and G4 in the README);
 * :class:`OutboxStorage` — requests to send, in per-conversation order;
 * :class:`StatusStorage` — the delivery status of what was sent.
 
@@ -70,7 +70,7 @@ class InboxStorage(ABC):
 
         Unprocessed messages are never removed.  A pruned id is no longer
         recognised as a duplicate, so the caller keeps at least the 7 days
-        Meta may re-deliver for (CONTRACT.md §4).
+        Meta may re-deliver for (Meta retries a webhook for up to 7 days).
         """
 
     @abstractmethod

@@ -186,7 +186,7 @@ def compare_with_outbox(graph: FakeGraph, rows: Sequence[tuple[str, str, str, by
 
 
 def _error(http_status: int, code: int, message: str) -> web.Response:
-    """Meta's error body (CONTRACT.md §5)."""
+    """Meta's error body, as the Cloud API's error-code reference shows it."""
     return web.json_response({"error": {
         "message": message,
         "type": "OAuthException",
