@@ -20,6 +20,9 @@ Where things live:
   :class:`~storage.roles.RecordStorage` (orders, drafts, quarantine);
 * :mod:`storage.mail` — :class:`~storage.mail.InboxStorage`,
   :class:`~storage.mail.OutboxStorage`, :class:`~storage.mail.StatusStorage`;
+* :mod:`storage.staff` — the restaurant's side: :class:`~storage.staff.OrderBoard`,
+  :class:`~storage.staff.ConversationLog`, :class:`~storage.staff.RestaurantControls`,
+  :class:`~storage.staff.StaffDirectory`;
 * here — :class:`SessionStore`, all the roles at once, which the backends
   (:mod:`storage.memory`, :mod:`storage.sqlite`) implement and the rest of
   the bot is written against.  Every name this module exported before the

@@ -7,6 +7,7 @@ Hierarchy::
     ├── CorruptSnapshot           bytes that are not a snapshot this build can read
     ├── DatabaseInUse             another orderbot process already serves this file
     ├── DuplicateOrderReference   a commit reuses an order reference of its restaurant
+    ├── OrderStatusChanged        an order move whose from-status is no longer the order's
     ├── SnapshotTooLarge          a snapshot over the size limit (refused on write and read)
     └── StoreClosed               the store was used after close()
 """
@@ -42,3 +43,16 @@ class StoreClosed(StorageError):
 
 class DatabaseInUse(StorageError):
     """Another process holds the file's instance lock (see :mod:`storage.lock`)."""
+
+
+class OrderStatusChanged(StorageError):
+    """An order move found the order in another status; nothing of the commit was written.
+
+    ``current`` is the status the order is in now.
+    """
+
+    def __init__(self, reference: str, expected: str, current: str) -> None:
+        self.reference = reference
+        self.expected = expected
+        self.current = current
+        super().__init__(f"order {reference} is {current}, not {expected}")

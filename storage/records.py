@@ -27,8 +27,11 @@ from typing import Any
 
 __all__ = [
     "Changes",
+    "ConversationChange",
     "DraftRecord",
     "InboxRecord",
+    "LoggedMessage",
+    "OrderMove",
     "OrderRecord",
     "OutboxMessage",
     "OutboxRecord",
@@ -64,6 +67,7 @@ class OrderRecord:
     delivery_fee_minor: int
     lines: tuple[Mapping[str, Any], ...]  # JSON-able mappings; see :func:`order_lines`
     created_at: float
+    updated_at: float | None = None  # the last status move; None until the first one
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +148,68 @@ class OutboxRecord:
     created_at: float
 
 
+@dataclass(frozen=True, slots=True)
+class OrderMove:
+    """Move one order of the commit's restaurant from ``from_status`` to ``to_status``.
+
+    ``actor`` is who moved it: a staff name, ``"admin"``, ``"customer"`` or
+    ``"bot"``; ``reason`` is given for a cancellation. The commit fails with
+    :class:`~storage.errors.OrderStatusChanged` (nothing of it written) when
+    the order's status is no longer ``from_status``, and with
+    :class:`~storage.errors.StorageError` when there is no such order.
+    """
+
+    reference: str
+    from_status: str
+    to_status: str
+    actor: str
+    at: float
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedMessage:
+    """A message to add to the conversation's log in the commit.
+
+    ``direction`` is ``"in"`` (from the customer) or ``"out"``. ``kind`` is
+    what it was (``text``, ``button``, ``list``, ``location``, ``choice``,
+    ``unsupported``…), ``text`` what a person reads of it, ``author`` is
+    ``"customer"``, ``"bot"`` or a staff name. An outgoing message names the
+    row of the commit's ``outbox`` that sends it (``outbox_index``) so its
+    delivery status can be followed; an incoming one carries its ``wamid``.
+    """
+
+    direction: str
+    kind: str
+    text: str
+    author: str
+    at: float
+    wamid: str | None = None
+    outbox_index: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationChange:
+    """What a commit changes of the conversation's staff-facing record (``None``: unchanged).
+
+    ``inbound_at`` records a customer message (last activity, last inbound
+    time — the start of Meta's 24-hour window — and one more unread);
+    ``outbound_at`` a message sent to them (last activity). ``read`` sets
+    unread to 0. ``contact`` is ``(phone_number_id, wa_id, user_id)`` — how
+    to address the customer later (a staff reply). ``away_epoch`` records
+    that the away message of that switch-off was sent.
+    """
+
+    name: str | None = None
+    inbound_at: float | None = None
+    outbound_at: float | None = None
+    handoff_requested: bool | None = None
+    bot_paused: bool | None = None
+    read: bool = False
+    contact: tuple[str, str | None, str | None] | None = None
+    away_epoch: int | None = None
+
+
 @dataclass(slots=True)
 class Changes:
     """Everything one inbound message changed, committed in one transaction.
@@ -156,6 +222,10 @@ class Changes:
     fails with :class:`~storage.errors.AlreadyProcessed` if it already was.
     ``outbox`` is queued for sending, in order, pending from ``updated_at``
     on; the database numbers the rows (see :class:`OutboxRecord`).
+    ``log`` adds to the message log, ``conversation`` changes the
+    conversation's staff-facing record, and ``order_moves`` move orders of
+    ``key.restaurant_id`` (:class:`OrderMove`: refused as a whole with
+    :class:`~storage.errors.OrderStatusChanged` if one's status moved on).
     """
 
     key: SessionKey
@@ -166,6 +236,9 @@ class Changes:
     quarantine: QuarantineRecord | None = None
     inbox_processed: str | None = None
     outbox: list[OutboxMessage] = field(default_factory=list)
+    log: list[LoggedMessage] = field(default_factory=list)
+    conversation: ConversationChange | None = None
+    order_moves: list[OrderMove] = field(default_factory=list)
 
 
 def order_lines(lines: Sequence[Mapping[str, Any]]) -> tuple[Mapping[str, Any], ...]:
