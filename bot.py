@@ -26,8 +26,9 @@ from pydantic import SecretBytes, SecretStr
 
 from fsm.config import AppConfig, Restaurant, parse_config
 from fsm.errors import FsmError
-from fsm.machine import ORDER_FLOW
+from fsm.machine import ORDER_FLOW, MachineSpec
 from fsm.migrations import migrate_snapshot
+from fsm.order_lifecycle import ORDER_LIFECYCLE
 from routes.app import create_app, tune_gc
 from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.flow import conversation_dispatcher
@@ -44,6 +45,7 @@ from storage.sqlite import SQLiteStore
 logger = logging.getLogger("orderbot")
 
 EXIT_USAGE = 2
+MACHINES: Final[dict[str, MachineSpec]] = {"conversation": ORDER_FLOW, "order": ORDER_LIFECYCLE}
 
 
 class UsageError(Exception):
@@ -158,13 +160,16 @@ def diagram(args: argparse.Namespace, out: BinaryIO) -> None:
     """Write the state diagram to ``-o`` or ``out``; ``-o x.md`` updates that file's block."""
     if args.customer is not None and args.highlight is not None:
         raise UsageError("give --highlight or --customer, not both")
+    if args.customer is not None and args.machine != "conversation":
+        raise UsageError("--customer highlights a conversation; it needs --machine conversation")
+    spec = MACHINES[args.machine]
     highlight = asyncio.run(stored_state(args)) if args.customer is not None else args.highlight
     output: Path | None = args.output
     try:
         markdown = None
         if args.format == "mermaid" and output is not None and output.suffix == ".md":
             markdown = output.read_text(encoding="utf-8")
-        data = render_diagram(ORDER_FLOW, args.format, highlight, markdown)
+        data = render_diagram(spec, args.format, highlight, markdown)
         if output is None:
             out.write(data)
             out.flush()
@@ -231,7 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     sessions_cmd.add_argument("--customer", help="customer id (show, reset)")
     sessions_cmd.add_argument("--limit", type=int, default=100)
 
-    diagram_cmd = commands.add_parser("diagram", help="the conversation's state diagram")
+    diagram_cmd = commands.add_parser("diagram", help="the conversation's or an order's "
+                                                      "state diagram")
+    diagram_cmd.add_argument("--machine", choices=sorted(MACHINES), default="conversation",
+                             help="conversation (default) or order (an order's lifecycle)")
     diagram_cmd.add_argument("--format", choices=["mermaid", "dot", "svg", "png"],
                              default="mermaid", help="default: mermaid (svg, png need graphviz)")
     diagram_cmd.add_argument("-o", "--output", type=Path,

@@ -96,6 +96,7 @@ def to_mermaid(spec: MachineSpec = ORDER_FLOW, highlight: str | None = None) -> 
     for edge in layout.edges:
         source = layout.group_ids[edge.source] if edge.from_group else edge.source
         lines.append(f"    {source} --> {edge.dest} : {_mermaid(edge.label)}")
+    lines.extend(f"    {name} --> [*]" for name in spec.final)
     anchor = layout.shorthands[0].node_id if layout.shorthands else spec.initial
     lines.append(f"    note left of {anchor}")
     lines.extend(f"        {_mermaid(line)}" for line in layout.legend)
@@ -115,7 +116,7 @@ def to_dot(spec: MachineSpec = ORDER_FLOW, highlight: str | None = None) -> str:
     """
     layout = _layout(spec, highlight)
     lines = ["// Generated from fsm.machine by fsm/diagram.py: do not edit by hand.",
-             "digraph conversation {",
+             f"digraph {spec.name} {{",
              '    graph [rankdir=TB, compound=true, fontname="Helvetica", fontsize=11, '
              "nodesep=0.35, ranksep=0.45];",
              '    node [shape=box, style=rounded, fontname="Helvetica", fontsize=11];',
@@ -146,6 +147,11 @@ def to_dot(spec: MachineSpec = ORDER_FLOW, highlight: str | None = None) -> str:
         if order.get(edge.dest, 0) <= order.get(edge.source, -1):
             extra += ", constraint=false"
         lines.append(f"    {source} -> {_dot(edge.dest)} [label={_dot(edge.label)}{extra}];")
+    for name in spec.final:
+        end = _dot(f"__final_{name}")
+        lines.append(f'    {end} [shape=doublecircle, width=0.12, label="", style=filled, '
+                     'fillcolor=black];')
+        lines.append(f"    {_dot(name)} -> {end};")
     legend = "".join(_dot_escape(line) + "\\l" for line in ("Legend", *layout.legend))
     lines.append(f'    "__legend" [shape=note, fontsize=9, label="{legend}"];')
     # Unseen edges in declaration order keep the picture reading top-down

@@ -77,6 +77,8 @@ class MachineSpec:
     transitions: tuple[Transition, ...]
     initial: str
     commands: tuple[Command, ...] = ()
+    final: tuple[str, ...] = ()  # states the machine rests in for good (no way out needed)
+    name: str = "conversation"   # what diagrams call it
 
     @property
     def state_names(self) -> tuple[str, ...]:
@@ -161,7 +163,7 @@ def validate(spec: MachineSpec) -> None:
 
     Checks: unique state names, known initial state, every transition naming
     known states, every state reachable from the initial one, every state
-    with a way out, commands naming declared triggers.
+    with a way out unless declared final, commands naming declared triggers.
     """
     problems: list[str] = []
     names = spec.state_names
@@ -179,6 +181,8 @@ def validate(spec: MachineSpec) -> None:
         if transition.dest not in known:
             problems.append(f"transition {transition.trigger!r} leads to "
                             f"unknown state {transition.dest!r}")
+    problems.extend(f"final state {name!r} is not declared"
+                    for name in spec.final if name not in known)
     triggers = {transition.trigger for transition in spec.transitions}
     for command in spec.commands:
         if command.trigger is not None and command.trigger not in triggers:
@@ -194,7 +198,7 @@ def validate(spec: MachineSpec) -> None:
     if unreachable:
         problems.append(f"unreachable states: {', '.join(unreachable)}")
     exits = {source for source, dest in edges if dest != source}
-    dead_ends = [name for name in names if name not in exits]
+    dead_ends = [name for name in names if name not in exits and name not in spec.final]
     if dead_ends:
         problems.append(f"states with no way out: {', '.join(dead_ends)}")
     if problems:

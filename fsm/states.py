@@ -7,6 +7,7 @@ names here are stable API: renaming one needs a migration
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import ClassVar, Final
 
 
@@ -14,7 +15,7 @@ class _Group(type):
     def __contains__(cls, name: object) -> bool:
         return name in cls.__states__  # type: ignore[attr-defined]
 
-    def __iter__(cls) -> object:
+    def __iter__(cls) -> Iterator[str]:
         return iter(cls.__states__)  # type: ignore[attr-defined]
 
 
