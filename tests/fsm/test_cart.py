@@ -7,15 +7,32 @@ import pytest
 from fsm.cart import MAX_LINES, MAX_QUANTITY, Cart, CartLine
 from fsm.config import Addon, Item
 from fsm.errors import CartFull
+from tests.conftest import load_demo_config
 
-CHEESE = Addon(id="extra_cheese", name="Extra cheese", price=150)
-NDUJA = Addon(id="nduja", name="Nduja", price=200)
-MARGHERITA = Item(id="margherita", name="Margherita", price=950)
-DIAVOLA = Item(id="diavola", name="Diavola", price=1200, addons=(CHEESE, NDUJA))
+
+def menu_item(item_id: str) -> Item:
+    restaurant = load_demo_config().restaurant("luigis")
+    assert restaurant is not None
+    item = restaurant.item(item_id)
+    assert item is not None
+    return item
+
+
+def addon(item: Item, addon_id: str) -> Addon:
+    found = item.addon(addon_id)
+    assert found is not None
+    return found
+
+
+# Luigi's: Margherita £9.50; Diavola £12.00 with extra cheese £1.50 or nduja £2.00.
+MARGHERITA = menu_item("margherita")
+DIAVOLA = menu_item("diavola")
+CHEESE, NDUJA = addon(DIAVOLA, "extra_cheese"), addon(DIAVOLA, "nduja")
 
 
 def items(n: int) -> list[Item]:
-    return [Item(id=f"item{i}", name=f"Item {i}", price=100 + i) for i in range(n)]
+    """``n`` distinct items (their prices do not matter here)."""
+    return [Item(id=f"item{i}", name=f"Item {i}", price=1) for i in range(n)]
 
 
 def test_a_new_cart_is_empty_and_costs_nothing() -> None:
@@ -49,6 +66,7 @@ def test_addons_are_priced_into_the_unit_and_make_their_own_line() -> None:
 
 
 def test_totals_are_integer_minor_units_with_the_fee_only_for_a_non_empty_cart() -> None:
+    assert (MARGHERITA.price, DIAVOLA.price, CHEESE.price, NDUJA.price) == (950, 1200, 150, 200)
     cart = Cart()
     cart.add(MARGHERITA, quantity=2)
     cart.add(DIAVOLA, [CHEESE])
