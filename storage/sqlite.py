@@ -29,7 +29,7 @@ import aiosqlite
 from storage.base import Changes, InboxRecord, OutboxRecord, SessionKey, SessionStore
 from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
 from storage.sqlite_prune import INBOX_PRUNER, OUTBOX_PRUNER
-from storage.sqlite_read import PRAGMAS, SQLiteReads, connect_reader
+from storage.sqlite_read import PRAGMAS, connect_reader
 from storage.sqlite_schema import (
     DELETE_SESSION,
     LOOKUP_INBOX,
@@ -46,13 +46,15 @@ from storage.sqlite_schema import (
     key_params,
     queued_rows,
 )
+from storage.sqlite_staff import LOOKUP_ORDER, decide_orders, order_lookups
+from storage.sqlite_staff_read import SQLiteRestaurantSide
 from storage.sqlite_thread import DatabaseThread
 from storage.sqlite_writer import CommitStats, Found, GroupCommitWriter, Unit, no_result
 
 __all__ = ["MIGRATIONS", "SQLiteStore"]
 
 
-class SQLiteStore(SQLiteReads, SessionStore):
+class SQLiteStore(SQLiteRestaurantSide, SessionStore):
     """Conversations in the SQLite file at ``path``; see the module docstring.
 
     ``commit_batches`` counts the physical transactions the writer committed
@@ -134,11 +136,14 @@ class SQLiteStore(SQLiteReads, SessionStore):
         label = f"commit for {changes.key}"
         message_id = changes.inbox_processed
         claims = frozenset({("session", changes.key)})
-        if message_id is None:
+        if message_id is None and not changes.orders and not changes.order_moves:
             unit = Unit(label, operations, no_result, claims)
         else:
-            unit = Unit(label, operations, lambda found: _mark_processed(found, message_id),
-                        claims, lookups=((LOOKUP_INBOX, message_id),))
+            lookups = order_lookups(changes)
+            if message_id is not None:
+                lookups += ((LOOKUP_INBOX, message_id),)
+            unit = Unit(label, operations, lambda found: _decide(found, changes), claims,
+                        lookups=lookups)
         unit.explain = lambda exc: _commit_error(changes, label, exc)
         await group.submit(unit)
         return queued
@@ -243,14 +248,19 @@ def _set_up_writer(connection: sqlite3.Connection) -> None:
         raise
 
 
-def _mark_processed(found: Found, message_id: str) -> None:
-    inbox = found.setdefault(LOOKUP_INBOX, {})
-    processed = inbox.get(message_id)
-    if processed is None:
-        raise StorageError(f"inbox message {message_id!r} was never accepted")
-    if processed:
-        raise AlreadyProcessed(f"inbox message {message_id!r} is already processed")
-    inbox[message_id] = True
+def _decide(found: Found, changes: Changes) -> None:
+    """Refuse the commit, or record in ``found`` what it writes (its processed mark, orders)."""
+    message_id = changes.inbox_processed
+    if message_id is not None:
+        processed = found.get(LOOKUP_INBOX, {}).get(message_id)
+        if processed is None:
+            raise StorageError(f"inbox message {message_id!r} was never accepted")
+        if processed:
+            raise AlreadyProcessed(f"inbox message {message_id!r} is already processed")
+    statuses = decide_orders(changes, found)
+    if message_id is not None:
+        found.setdefault(LOOKUP_INBOX, {})[message_id] = True
+    found.setdefault(LOOKUP_ORDER, {}).update(statuses)
 
 
 def _commit_error(changes: Changes, label: str, exc: sqlite3.Error) -> StorageError:

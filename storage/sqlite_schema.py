@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Final, TypeAlias
+from typing import Any, Final
 
 from storage.base import (
     Changes,
@@ -22,33 +21,18 @@ from storage.base import (
     SessionKey,
 )
 from storage.codec import check_snapshot_size
+from storage.sqlite_staff import (
+    CONTROL_STATEMENTS,
+    LOG_STATEMENTS,
+    ORDER_KEY_SQL,
+    ORDER_STATEMENTS,
+    log_operations,
+    order_operations,
+)
+from storage.sqlite_statement import Operation, Params, Statement, key_params, to_json
 
-Params: TypeAlias = tuple[Any, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class Statement:
-    """A write, for one row or, when it has a ``row`` part, for many rows at once.
-
-    ``head + row + tail`` is the one-row statement; ``head``, then ``row``
-    repeated once per row (comma separated), then ``tail`` writes several
-    rows in one execution.  The writer uses that form: SQLite runs it in one
-    step, where ``executemany`` steps (and gives up and takes back Python's
-    GIL) once per row, which under load costs far more than the step.
-    Without ``row``, ``head`` is the whole statement, run once per row.
-    """
-
-    head: str
-    row: str | None = None
-    tail: str = ""
-
-    def sql(self, rows: int = 1) -> str:
-        if self.row is None:
-            return self.head
-        return self.head + ", ".join([self.row] * rows) + self.tail
-
-
-Operation: TypeAlias = tuple[Statement, Params]
+# Params, Statement and key_params are imported from here too.
+__all__ = ["MIGRATIONS", "STATEMENT_ORDER", "Operation", "Params", "Statement", "key_params"]
 
 # MIGRATIONS[n] upgrades a file at ``PRAGMA user_version`` n to n + 1.
 MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
@@ -105,6 +89,48 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             wamid TEXT PRIMARY KEY, status TEXT NOT NULL, rank INTEGER NOT NULL,
             updated_at REAL NOT NULL) WITHOUT ROWID""",
     ),
+    (
+        # The restaurant's side (storage.staff, storage.sqlite_staff).
+        """CREATE TABLE order_events (
+            id INTEGER PRIMARY KEY, restaurant_id TEXT NOT NULL, reference TEXT NOT NULL,
+            from_status TEXT, to_status TEXT NOT NULL, actor TEXT NOT NULL,
+            at REAL NOT NULL, reason TEXT)""",
+        "CREATE INDEX order_events_by_order ON order_events (restaurant_id, reference)",
+        # Orders placed before there was a history start theirs with their creation.
+        """INSERT INTO order_events (restaurant_id, reference, to_status, actor, at)
+            SELECT restaurant_id, reference, status, 'customer', created_at FROM orders
+            ORDER BY id""",
+        "ALTER TABLE orders ADD COLUMN updated_at REAL",
+        "CREATE INDEX orders_by_time ON orders (restaurant_id, created_at)",
+        "CREATE INDEX orders_by_status ON orders (restaurant_id, status, created_at)",
+        f"CREATE INDEX orders_by_key ON orders ({ORDER_KEY_SQL})",
+        """CREATE TABLE messages (
+            id INTEGER PRIMARY KEY, restaurant_id TEXT NOT NULL, customer_id TEXT NOT NULL,
+            direction TEXT NOT NULL, kind TEXT NOT NULL, text TEXT NOT NULL,
+            author TEXT NOT NULL, at REAL NOT NULL, wamid TEXT, outbox_id INTEGER)""",
+        "CREATE INDEX messages_by_conversation ON messages (restaurant_id, customer_id, id)",
+        """CREATE TABLE conversations (
+            restaurant_id TEXT NOT NULL, customer_id TEXT NOT NULL, name TEXT,
+            bot_paused INTEGER NOT NULL DEFAULT 0,
+            handoff_requested INTEGER NOT NULL DEFAULT 0,
+            last_message_at REAL NOT NULL, last_inbound_at REAL,
+            unread INTEGER NOT NULL DEFAULT 0,
+            phone_number_id TEXT, wa_id TEXT, user_id TEXT,
+            away_epoch INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (restaurant_id, customer_id)) WITHOUT ROWID""",
+        """CREATE INDEX conversations_by_activity
+            ON conversations (restaurant_id, last_message_at)""",
+        """CREATE TABLE restaurant_controls (
+            restaurant_id TEXT PRIMARY KEY, bot_enabled INTEGER NOT NULL,
+            off_epoch INTEGER NOT NULL, updated_at REAL NOT NULL) WITHOUT ROWID""",
+        """CREATE TABLE sold_out (
+            restaurant_id TEXT NOT NULL, item_id TEXT NOT NULL,
+            PRIMARY KEY (restaurant_id, item_id)) WITHOUT ROWID""",
+        """CREATE TABLE staff (
+            restaurant_id TEXT NOT NULL, name TEXT NOT NULL,
+            token_hash TEXT NOT NULL UNIQUE, created_at REAL NOT NULL,
+            PRIMARY KEY (restaurant_id, name)) WITHOUT ROWID""",
+    ),
 )
 
 # ?1/?2 are the conversation; the stored snapshot is moved aside, or the
@@ -124,8 +150,8 @@ DO UPDATE SET snapshot = excluded.snapshot, updated_at = excluded.updated_at""")
 INSERT_ORDER: Final = Statement("""
 INSERT INTO orders (reference, restaurant_id, customer_id, status, order_type, branch_id,
                     address, payment_method, currency, total_minor, delivery_fee_minor,
-                    lines, created_at)
-VALUES """, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+                    lines, created_at, updated_at)
+VALUES """, "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 INSERT_DRAFT: Final = Statement(
     "INSERT INTO drafts (restaurant_id, customer_id, reason, cart, created_at) VALUES ",
     "(?, ?, ?, ?, ?)")
@@ -169,11 +195,13 @@ SET status = excluded.status, rank = excluded.rank, updated_at = excluded.update
 WHERE excluded.rank > message_status.rank""")
 # A unit's operations run in this order whether it is batched or alone.
 # INSERT_INBOX comes before MARK_PROCESSED: a message accepted earlier in the
-# same batch must exist when its processing is marked (storage.sqlite_writer).
+# same batch must exist when its processing is marked (storage.sqlite_writer);
+# likewise INSERT_ORDER before the order moves (storage.sqlite_staff).
 STATEMENT_ORDER: Final = (
-    QUARANTINE_SESSION, DELETE_SESSION, UPSERT_SESSION, INSERT_ORDER, INSERT_DRAFT,
-    INSERT_INBOX, UPSERT_IDENTITY, MARK_PROCESSED, INSERT_OUTBOX,
-    OUTBOX_SENT, OUTBOX_RETRY, OUTBOX_FAILED, UPSERT_STATUS,
+    QUARANTINE_SESSION, DELETE_SESSION, UPSERT_SESSION, INSERT_ORDER, *ORDER_STATEMENTS,
+    INSERT_DRAFT, INSERT_INBOX, UPSERT_IDENTITY, MARK_PROCESSED, INSERT_OUTBOX,
+    *LOG_STATEMENTS, OUTBOX_SENT, OUTBOX_RETRY, OUTBOX_FAILED, UPSERT_STATUS,
+    *CONTROL_STATEMENTS,
 )
 
 # Lookups the writer runs inside its transaction before it writes (see
@@ -185,7 +213,7 @@ LOOKUP_STATUS: Final = "SELECT wamid, rank FROM message_status WHERE wamid IN ({
 
 ORDER_COLUMNS: Final = """reference, restaurant_id, customer_id, status, order_type,
     branch_id, address, payment_method, currency, total_minor, delivery_fee_minor, lines,
-    created_at"""
+    created_at, updated_at"""
 INBOX_COLUMNS: Final = """message_id, restaurant_id, customer_id, phone_number_id, wa_id,
     user_id, sent_at, received_at, payload"""
 OUTBOX_COLUMNS: Final = """id, restaurant_id, customer_id, phone_number_id, body, kind, state,
@@ -224,9 +252,10 @@ def commit_operations(changes: Changes, outbox: Sequence[OutboxRecord]) -> list[
                         order.order_type, order.branch_id, order.address,
                         order.payment_method, order.currency, order.total_minor,
                         order.delivery_fee_minor, to_json(list(order.lines)),
-                        order.created_at))
+                        order.created_at, order.updated_at))
         for order in changes.orders
     )
+    operations.extend(order_operations(changes))
     operations.extend(
         (INSERT_DRAFT, (*key_params(draft.key), draft.reason, to_json(draft.cart),
                         draft.created_at))
@@ -239,6 +268,7 @@ def commit_operations(changes: Changes, outbox: Sequence[OutboxRecord]) -> list[
                          row.kind, row.not_before, row.created_at))
         for row in outbox
     )
+    operations.extend(log_operations(changes, outbox))
     return operations
 
 
@@ -269,7 +299,7 @@ def order_from_row(row: Any) -> OrderRecord:
         reference=row[0], restaurant_id=row[1], customer_id=row[2], status=row[3],
         order_type=row[4], branch_id=row[5], address=row[6], payment_method=row[7],
         currency=row[8], total_minor=row[9], delivery_fee_minor=row[10],
-        lines=tuple(json.loads(row[11])), created_at=row[12],
+        lines=tuple(json.loads(row[11])), created_at=row[12], updated_at=row[13],
     )
 
 
@@ -289,9 +319,3 @@ def outbox_from_row(row: Any) -> OutboxRecord:
     )
 
 
-def key_params(key: SessionKey) -> tuple[str, str]:
-    return (key.restaurant_id, key.customer_id)
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))

@@ -71,13 +71,15 @@ def pragma(path: Path, name: str) -> object:
 async def test_open_creates_the_schema_at_the_latest_version_in_wal_mode(
     store: SQLiteStore,
 ) -> None:
-    assert pragma(store.path, "user_version") == len(MIGRATIONS) == 2
+    assert pragma(store.path, "user_version") == len(MIGRATIONS) == 3
     assert pragma(store.path, "journal_mode") == "wal"
     with closing(sqlite3.connect(store.path)) as connection:
         tables = {row[0] for row in connection.execute(
             "SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert tables == {"sessions", "orders", "drafts", "quarantine",
-                      "inbox", "outbox", "identities", "message_status"}
+                      "inbox", "outbox", "identities", "message_status",
+                      "order_events", "messages", "conversations", "restaurant_controls",
+                      "sold_out", "staff"}
 
 
 async def test_reopening_keeps_the_schema_and_data(store: SQLiteStore) -> None:
@@ -106,7 +108,7 @@ async def test_a_version_1_file_is_upgraded_in_place_keeping_its_sessions(
         await store.commit(processed(1))
         assert await store.inbox_state("wamid.1") == "processed"
         assert len(await store.list_outbox(key(1))) == 1
-    assert pragma(path, "user_version") == 2
+    assert pragma(path, "user_version") == len(MIGRATIONS)
     assert pragma(path, "integrity_check") == "ok"
 
 
