@@ -20,9 +20,12 @@ Where things live:
   :class:`~storage.roles.RecordStorage` (orders, drafts, quarantine);
 * :mod:`storage.mail` — :class:`~storage.mail.InboxStorage`,
   :class:`~storage.mail.OutboxStorage`, :class:`~storage.mail.StatusStorage`;
-* :mod:`storage.staff` — the restaurant's side: :class:`~storage.staff.OrderBoard`,
-  :class:`~storage.staff.ConversationLog`, :class:`~storage.staff.RestaurantControls`,
-  :class:`~storage.staff.StaffDirectory`;
+* :mod:`storage.staff` — the restaurant's side: :class:`~storage.staff.OrderBoard`
+  (orders by status, their history), :class:`~storage.staff.ConversationLog`
+  (conversations by activity, the message log), :class:`~storage.staff.RestaurantControls`
+  (the bot switch, sold-out items), :class:`~storage.staff.StaffDirectory` (staff
+  tokens, as hashes); a commit writes the moves, log rows and conversation
+  changes (``Changes.order_moves``, ``.log``, ``.conversation``);
 * here — :class:`SessionStore`, all the roles at once, which the backends
   (:mod:`storage.memory`, :mod:`storage.sqlite`) implement and the rest of
   the bot is written against.  Every name this module exported before the
@@ -45,22 +48,27 @@ from storage.records import (
     order_lines,
 )
 from storage.roles import RecordStorage, SessionStorage, UnitOfWork
+from storage.staff import ConversationLog, OrderBoard, RestaurantControls, StaffDirectory
 
 __all__ = [
     "Changes",
+    "ConversationLog",
     "DraftRecord",
     "InboxRecord",
     "InboxStorage",
+    "OrderBoard",
     "OrderRecord",
     "OutboxMessage",
     "OutboxRecord",
     "OutboxStorage",
     "QuarantineRecord",
     "RecordStorage",
+    "RestaurantControls",
     "SessionKey",
     "SessionRow",
     "SessionStorage",
     "SessionStore",
+    "StaffDirectory",
     "StatusStorage",
     "UnitOfWork",
     "order_lines",
@@ -68,7 +76,8 @@ __all__ = [
 
 
 class SessionStore(UnitOfWork, SessionStorage, RecordStorage,
-                   InboxStorage, OutboxStorage, StatusStorage):
+                   InboxStorage, OutboxStorage, StatusStorage,
+                   OrderBoard, ConversationLog, RestaurantControls, StaffDirectory):
     """A durable home for conversations and what they produce: every role at once.
 
     Adds nothing to the roles it combines; see each for shapes, units and

@@ -1,4 +1,7 @@
-"""A :class:`SessionStore` in plain dicts, for tests: nothing survives the process."""
+"""A :class:`SessionStore` in plain dicts, for tests: nothing survives the process.
+
+The restaurant's side (:mod:`storage.staff`) is in :mod:`storage.memory_staff`.
+"""
 
 from __future__ import annotations
 
@@ -20,12 +23,7 @@ from storage.base import (
 )
 from storage.codec import check_snapshot_size
 from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
-
-
-@dataclass(frozen=True, slots=True)
-class _StoredOrder:
-    record: OrderRecord  # with empty ``lines``; they are kept as JSON like SQLite does
-    lines_json: str
+from storage.memory_staff import MemoryRestaurantSide, StoredOrder, StoredStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,21 +38,13 @@ class _InboxEntry:
     processed_at: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class _StoredStatus:
-    status: str
-    rank: int
-    updated_at: float
-
-
-class MemoryStore(SessionStore):
+class MemoryStore(MemoryRestaurantSide, SessionStore):
     """Keeps everything in dicts; same semantics as :class:`storage.sqlite.SQLiteStore`."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._is_open = False
         self._sessions: dict[SessionKey, SessionRow] = {}
-        self._orders: list[_StoredOrder] = []
-        self._references: set[tuple[str, str]] = set()
         self._drafts: list[_StoredDraft] = []
         self._quarantine: list[QuarantineRecord] = []
         self._inbox: dict[str, _InboxEntry] = {}  # in acceptance order
@@ -63,7 +53,7 @@ class MemoryStore(SessionStore):
         self._pending: dict[int, None] = {}  # ids of pending rows, in id order
         self._last_outbox_id = 0
         self._finished_at: dict[int, float] = {}  # outbox id -> when sent or given up
-        self._statuses: dict[str, _StoredStatus] = {}
+        self._statuses: dict[str, StoredStatus] = {}
 
     async def open(self) -> None:
         self._is_open = True
@@ -86,13 +76,14 @@ class MemoryStore(SessionStore):
         inbox_entry = self._unprocessed_entry(changes.inbox_processed)
         new_references = [(order.restaurant_id, order.reference) for order in changes.orders]
         clashes = sorted(
-            {ref for ref in new_references if ref in self._references}
+            {ref for ref in new_references if ref in self._orders}
             | {ref for ref in new_references if new_references.count(ref) > 1}
         )
         if clashes:
             raise DuplicateOrderReference(_clash_message(clashes))
+        plan = self._plan_restaurant(changes)
         orders = [
-            _StoredOrder(replace(order, lines=()), _to_json(list(order.lines)))
+            StoredOrder(replace(order, lines=()), _to_json(list(order.lines)))
             for order in changes.orders
         ]
         drafts = [_StoredDraft(replace(draft, cart={}), _to_json(draft.cart))
@@ -106,8 +97,7 @@ class MemoryStore(SessionStore):
             self._sessions[changes.key] = SessionRow(
                 changes.key, changes.snapshot, changes.updated_at
             )
-        self._orders.extend(orders)
-        self._references.update(new_references)
+        self._orders.update(zip(new_references, orders, strict=True))
         self._drafts.extend(drafts)
         if inbox_entry is not None:
             self._inbox[inbox_entry.record.message_id] = replace(
@@ -122,6 +112,7 @@ class MemoryStore(SessionStore):
                 error=None, created_at=changes.updated_at)
             self._pending[self._last_outbox_id] = None
             queued.append(row)
+        self._apply_restaurant(changes, plan, queued)
         return queued
 
     async def delete_session(self, key: SessionKey) -> bool:
@@ -139,16 +130,15 @@ class MemoryStore(SessionStore):
 
     async def list_orders(self, key: SessionKey | None = None) -> list[OrderRecord]:
         self._check_open()
-        stored = [order for order in self._orders
+        stored = [order for order in self._orders.values()
                   if key is None or (order.record.restaurant_id, order.record.customer_id)
                   == (key.restaurant_id, key.customer_id)]
         stored.sort(key=lambda order: order.record.created_at)
-        return [replace(order.record, lines=tuple(json.loads(order.lines_json)))
-                for order in stored]
+        return [order.order() for order in stored]
 
     async def reference_exists(self, restaurant_id: str, reference: str) -> bool:
         self._check_open()
-        return (restaurant_id, reference) in self._references
+        return (restaurant_id, reference) in self._orders
 
     async def list_drafts(self, key: SessionKey) -> list[DraftRecord]:
         self._check_open()
@@ -251,7 +241,7 @@ class MemoryStore(SessionStore):
         stored = self._statuses.get(wamid)
         if stored is not None and rank <= stored.rank:
             return False
-        self._statuses[wamid] = _StoredStatus(status, rank, at)
+        self._statuses[wamid] = StoredStatus(status, rank, at)
         return True
 
     async def message_status(self, wamid: str) -> str | None:

@@ -9,8 +9,10 @@ import storage.base
 from storage.base import SessionStore
 from storage.mail import InboxStorage, OutboxStorage, StatusStorage
 from storage.roles import RecordStorage, SessionStorage, UnitOfWork
+from storage.staff import ConversationLog, OrderBoard, RestaurantControls, StaffDirectory
 
-ROLES = (UnitOfWork, SessionStorage, RecordStorage, InboxStorage, OutboxStorage, StatusStorage)
+ROLES = (UnitOfWork, SessionStorage, RecordStorage, InboxStorage, OutboxStorage, StatusStorage,
+         OrderBoard, ConversationLog, RestaurantControls, StaffDirectory)
 
 
 def test_the_composite_is_the_roles_and_nothing_more() -> None:
