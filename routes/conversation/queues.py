@@ -69,10 +69,13 @@ class CustomerQueues(Generic[JobT]):
         self._start_ready()
 
     async def drain(self) -> None:
-        """Wait until every submitted job is done."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-            await asyncio.sleep(0)  # let done callbacks start what was waiting
+        """Wait until every submitted job is done, including one held for a retry."""
+        while self._tasks or (not self._stopping and (self._running or self._waiting)):
+            if self._tasks:
+                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+                await asyncio.sleep(0)  # let done callbacks start what was waiting
+            else:
+                await asyncio.sleep(0.01)  # a customer held for a retry backoff
 
     async def stop(self) -> None:
         """Finish the jobs running now and start no more; the rest stay unstarted."""
