@@ -170,5 +170,5 @@ class TestOrderMoves:
             store.commit(Changes(BOB, 11.0, order_moves=[
                 move("LU-1", "CONFIRMED", "PREPARING", 11.0)])),
         )
-        assert results == [[], []]
+        assert list(results) == [[], []]
         assert (await store.order("luigis", "LU-1") or order(ALICE, "?")).status == "PREPARING"
