@@ -52,6 +52,17 @@ FROM messages AS m LEFT JOIN outbox AS o ON o.id = m.outbox_id
 WHERE m.restaurant_id = ? AND m.customer_id = ? AND m.id < ?
 ORDER BY m.id DESC LIMIT ?"""
 STAFF_COLUMNS: Final = "restaurant_id, name, token_hash, created_at"
+# The board's pages, newest first (indexes orders_by_time, orders_by_status).
+ORDERS: Final = (f"SELECT {ORDER_COLUMNS} FROM orders WHERE restaurant_id = ?"
+                 " AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?")
+ORDERS_IN_STATUS: Final = (f"SELECT {ORDER_COLUMNS} FROM orders WHERE restaurant_id = ?"
+                           " AND status = ? AND created_at < ?"
+                           " ORDER BY created_at DESC, id DESC LIMIT ?")
+CONVERSATIONS: Final = (f"SELECT {CONVERSATION_COLUMNS} FROM conversations"
+                        " WHERE restaurant_id = ? AND last_message_at < ?"
+                        " ORDER BY last_message_at DESC, customer_id LIMIT ?")
+HISTORY: Final = ("SELECT from_status, to_status, actor, at, reason FROM order_events"
+                  " WHERE restaurant_id = ? AND reference = ? ORDER BY id")
 
 
 class SQLiteRestaurantSide(SQLiteReads):
@@ -64,15 +75,10 @@ class SQLiteRestaurantSide(SQLiteReads):
                      before: float | None = None) -> list[OrderRecord]:
         since = math.inf if before is None else before
         if status is None:
-            rows = await self._read(
-                f"SELECT {ORDER_COLUMNS} FROM orders WHERE restaurant_id = ? AND created_at < ?"
-                " ORDER BY created_at DESC, id DESC LIMIT ?",
-                (restaurant_id, since, max(limit, 0)))
+            rows = await self._read(ORDERS, (restaurant_id, since, max(limit, 0)))
         else:
-            rows = await self._read(
-                f"SELECT {ORDER_COLUMNS} FROM orders WHERE restaurant_id = ? AND status = ?"
-                " AND created_at < ? ORDER BY created_at DESC, id DESC LIMIT ?",
-                (restaurant_id, status, since, max(limit, 0)))
+            rows = await self._read(ORDERS_IN_STATUS,
+                                    (restaurant_id, status, since, max(limit, 0)))
         return [order_from_row(row) for row in rows]
 
     async def order(self, restaurant_id: str, reference: str) -> OrderRecord | None:
@@ -82,10 +88,7 @@ class SQLiteRestaurantSide(SQLiteReads):
         return order_from_row(rows[0]) if rows else None
 
     async def order_history(self, restaurant_id: str, reference: str) -> list[OrderEvent]:
-        rows = await self._read(
-            "SELECT from_status, to_status, actor, at, reason FROM order_events"
-            " WHERE restaurant_id = ? AND reference = ? ORDER BY id",
-            (restaurant_id, reference))
+        rows = await self._read(HISTORY, (restaurant_id, reference))
         return [OrderEvent(*row) for row in rows]
 
     async def latest_order(self, key: SessionKey) -> OrderRecord | None:
@@ -104,11 +107,9 @@ class SQLiteRestaurantSide(SQLiteReads):
 
     async def conversations(self, restaurant_id: str, *, limit: int = 50,
                             before: float | None = None) -> list[ConversationRecord]:
-        rows = await self._read(
-            f"SELECT {CONVERSATION_COLUMNS} FROM conversations"
-            " WHERE restaurant_id = ? AND last_message_at < ?"
-            " ORDER BY last_message_at DESC, customer_id LIMIT ?",
-            (restaurant_id, math.inf if before is None else before, max(limit, 0)))
+        rows = await self._read(CONVERSATIONS, (restaurant_id,
+                                                math.inf if before is None else before,
+                                                max(limit, 0)))
         return [_conversation(row) for row in rows]
 
     async def messages(self, key: SessionKey, *, limit: int = 50,
