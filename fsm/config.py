@@ -4,38 +4,42 @@
 or raises :class:`~fsm.errors.ConfigError` listing every problem with its key path,
 such as ``restaurants[0].menu[2].items[1].price``. Prices are decimal strings in the
 file and integer minor units (pence, cents) in every model.
+
+The models live by idea: the menus in :mod:`fsm.menu`, the deployment settings in
+:mod:`fsm.settings`, money in :mod:`fsm.money`. Their names are re-exported here.
 """
 
-import re
 from collections.abc import Iterator
-from decimal import Decimal
 from functools import cached_property
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    ValidationError,
-)
-from pydantic_core import ErrorDetails, PydanticCustomError
+from pydantic import Field, ValidationError
+from pydantic_core import ErrorDetails
 
 from fsm.errors import ConfigError
+from fsm.frozen import Frozen
+from fsm.menu import Addon, Branch, Category, Item, OrderType, Restaurant
+from fsm.settings import ServerConfig, SessionConfig, StorageConfig, WhatsAppConfig
 
-Problem = tuple[str, str]
-OrderType = Literal["delivery", "pickup"]
+__all__ = [
+    "Addon",
+    "AppConfig",
+    "Branch",
+    "Category",
+    "Item",
+    "OrderType",
+    "Problem",
+    "Restaurant",
+    "ServerConfig",
+    "SessionConfig",
+    "StorageConfig",
+    "WhatsAppConfig",
+    "parse_config",
+]
 
-_DECIMAL: Final = re.compile(r"-?[0-9]+(?:\.(?P<fraction>[0-9]+))?")
-_PRICE_EXPECTED: Final = 'expected a decimal string such as "9.50"'
-_MAX_PRICE: Final = Decimal(1_000_000)  # in major units; anything above is a typo
-# ISO 4217 minor-unit digits where they differ from the usual 2.
-_MINOR_UNIT_DIGITS: Final = {
-    **dict.fromkeys(("JPY", "KRW", "VND", "CLP", "ISK", "UGX"), 0),
-    **dict.fromkeys(("BHD", "KWD", "JOD", "OMR", "TND"), 3),
-}
+Problem = tuple[str, str]  # (key path such as "restaurants[0].id", message)
+
 # Plainer words for the pydantic errors a YAML author meets most.
 _MESSAGES: Final = {
     "extra_forbidden": "unknown key",
@@ -45,160 +49,9 @@ _MESSAGES: Final = {
     "model_type": "expected a mapping of keys",
     "tuple_type": "expected a list",
 }
-_SYMBOLS: Final = {"GBP": "£", "EUR": "€", "USD": "$", "JPY": "¥"}
 
 
-def _matching(pattern: str, expected: str) -> AfterValidator:
-    compiled = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            message = f"expected {expected}, got {{value}}"
-            raise PydanticCustomError("pattern", message, {"value": repr(value)})
-        return value
-
-    return AfterValidator(check)
-
-
-# Ids end up inside WhatsApp interactive ids such as "item:margherita".
-Identifier = Annotated[
-    str,
-    _matching(r"[a-z0-9][a-z0-9_-]{0,63}", "an id of a-z, 0-9, '_' or '-' (at most 64 characters)"),
-]
-PhoneNumberId = Annotated[str, _matching(r"[0-9]+", "digits only")]
-CurrencyCode = Annotated[str, _matching(r"[A-Z]{3}", "a 3-letter currency code such as GBP")]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-MinorUnits = Annotated[int, Field(strict=True, ge=0)]
-
-
-class _Frozen(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ServerConfig(_Frozen):
-    """Where the webhook server listens."""
-
-    host: str = "127.0.0.1"
-    port: Annotated[int, Field(strict=True, ge=1, le=65535)] = 8080
-
-
-class StorageConfig(_Frozen):
-    """The database file and how many conversations to keep in memory."""
-
-    path: Annotated[str, Field(min_length=1)] = "orderbot.db"
-    cache_size: Annotated[int, Field(strict=True, ge=0)] = 10_000
-
-
-class SessionConfig(_Frozen):
-    """How long an idle conversation keeps its state."""
-
-    ttl_minutes: Annotated[int, Field(strict=True, ge=1)] = 30
-
-
-class WhatsAppConfig(_Frozen):
-    """Non-secret Graph API settings; tokens come from ``WHATSAPP_*`` variables."""
-
-    graph_url: Annotated[str, Field(min_length=1)] = "https://graph.facebook.com/v23.0"
-
-
-class Branch(_Frozen):
-    """A place where pickup orders are collected."""
-
-    id: Identifier
-    name: Title
-    address: Description | None = None
-
-
-class Addon(_Frozen):
-    """An optional extra for one item, such as burrata on a calzone."""
-
-    id: Identifier
-    name: Title
-    price: MinorUnits
-
-
-class Item(_Frozen):
-    """Something a customer can order; ``price`` is in minor units."""
-
-    id: Identifier
-    name: Title
-    price: MinorUnits
-    description: Description | None = None
-    addons: tuple[Addon, ...] = ()
-
-    def addon(self, addon_id: str) -> Addon | None:
-        """The add-on with this id, or ``None``."""
-        return next((addon for addon in self.addons if addon.id == addon_id), None)
-
-
-class Category(_Frozen):
-    """A section of the menu, shown as one list."""
-
-    id: Identifier
-    title: Title
-    description: Description | None = None
-    items: Annotated[tuple[Item, ...], Field(min_length=1)]
-
-
-class Restaurant(_Frozen):
-    """One restaurant, reached on its own WhatsApp ``phone_number_id``."""
-
-    id: Identifier
-    name: Title
-    phone_number_id: PhoneNumberId
-    currency: CurrencyCode
-    order_types: Annotated[tuple[OrderType, ...], Field(min_length=1)]
-    payment_methods: Annotated[tuple[Identifier, ...], Field(min_length=1)]
-    delivery_fee: MinorUnits = 0
-    branches: tuple[Branch, ...] = ()
-    menu: Annotated[tuple[Category, ...], Field(min_length=1)]
-
-    @cached_property
-    def _categories(self) -> dict[str, Category]:
-        return {category.id: category for category in self.menu}
-
-    @cached_property
-    def _items(self) -> dict[str, tuple[Category, Item]]:
-        return {item.id: (category, item) for category in self.menu for item in category.items}
-
-    @cached_property
-    def _branches(self) -> dict[str, Branch]:
-        return {branch.id: branch for branch in self.branches}
-
-    def category(self, category_id: str) -> Category | None:
-        """The menu category with this id, or ``None``."""
-        return self._categories.get(category_id)
-
-    def item(self, item_id: str) -> Item | None:
-        """The item with this id from any category, or ``None``."""
-        found = self._items.get(item_id)
-        return found[1] if found else None
-
-    def category_of(self, item_id: str) -> Category | None:
-        """The category holding this item, or ``None``."""
-        found = self._items.get(item_id)
-        return found[0] if found else None
-
-    def branch(self, branch_id: str) -> Branch | None:
-        """The pickup branch with this id, or ``None``."""
-        return self._branches.get(branch_id)
-
-    def format_money(self, minor: int) -> str:
-        """Minor units as a customer reads them: ``£9.50``, ``¥950``, ``9.50 CHF``."""
-        digits = _MINOR_UNIT_DIGITS.get(self.currency, 2)
-        units, fraction = divmod(abs(minor), 10**digits)
-        amount = f"{units}.{fraction:0{digits}d}" if digits else str(units)
-        sign = "-" if minor < 0 else ""
-        symbol = _SYMBOLS.get(self.currency)
-        return f"{sign}{symbol}{amount}" if symbol else f"{sign}{amount} {self.currency}"
-
-    def payment_title(self, method: str) -> str:
-        """A payment method id as a button title: ``bank_transfer`` → ``Bank transfer``."""
-        return method.replace("_", " ").capitalize()
-
-
-class AppConfig(_Frozen):
+class AppConfig(Frozen):
     """Everything in ``config.yaml``: build it with :func:`parse_config`."""
 
     server: ServerConfig = Field(default_factory=ServerConfig)
@@ -238,7 +91,7 @@ def parse_config(text: str, source: str = "config.yaml") -> AppConfig:
         found = "an empty file" if document is None else type(document).__name__
         raise ConfigError(source, [("", f"expected a mapping of settings, got {found}")])
 
-    problems = _convert_prices(document) + _duplicate_problems(document)
+    problems = _duplicate_problems(document)
     try:
         config = AppConfig.model_validate(document)
     except ValidationError as error:
@@ -276,49 +129,6 @@ def _entries(value: object, path: str) -> Iterator[tuple[str, dict[str, Any]]]:
                 yield f"{path}[{index}]", entry
 
 
-def _minor_units(value: object, currency: str) -> int:
-    """A price as written in YAML ("9.50", "12" or 12) in minor units of ``currency``."""
-    if isinstance(value, float):
-        raise ValueError(f'got the number {value!r}; write prices in quotes, e.g. "{value!r}"')
-    if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ValueError(_PRICE_EXPECTED)
-    text = str(value).strip()
-    match = _DECIMAL.fullmatch(text)
-    if match is None:
-        raise ValueError(_PRICE_EXPECTED)
-    amount = Decimal(text)
-    if amount < 0:
-        raise ValueError("must not be negative")
-    if amount > _MAX_PRICE:
-        raise ValueError(f"must be at most {_MAX_PRICE}")
-    digits = _MINOR_UNIT_DIGITS.get(currency, 2)
-    if len(match["fraction"] or "") > digits:
-        raise ValueError(f"{currency or 'the currency'} allows at most {digits} decimal places")
-    return int(amount.scaleb(digits))
-
-
-def _convert_prices(document: dict[str, Any]) -> list[Problem]:
-    """Replace every price in ``document`` by minor units, in place; return what failed."""
-    problems: list[Problem] = []
-    for path, restaurant in _entries(document.get("restaurants"), "restaurants"):
-        currency = restaurant.get("currency")
-        priced: list[tuple[str, dict[str, Any], str]] = [(path, restaurant, "delivery_fee")]
-        for category_path, category in _entries(restaurant.get("menu"), f"{path}.menu"):
-            for item_path, item in _entries(category.get("items"), f"{category_path}.items"):
-                priced.append((item_path, item, "price"))
-                addons = _entries(item.get("addons"), f"{item_path}.addons")
-                priced += [(addon_path, addon, "price") for addon_path, addon in addons]
-        for owner_path, owner, key in priced:
-            if key not in owner:
-                continue
-            try:
-                owner[key] = _minor_units(owner[key], currency if isinstance(currency, str) else "")
-            except ValueError as error:
-                problems.append((f"{owner_path}.{key}", str(error)))
-                owner[key] = 0  # reported once, here; the schema sees a valid placeholder
-    return problems
-
-
 class _FirstSeen:
     """Reports each repeat of a value, pointing back at where it first appeared."""
 
@@ -336,7 +146,7 @@ class _FirstSeen:
 
 
 def _duplicate_problems(document: dict[str, Any]) -> list[Problem]:
-    """Repeated ids, and pickup offered without a branch to pick up from."""
+    """Every repeated id, phone number id, order type and payment method in ``document``."""
     problems: list[Problem] = []
     restaurant_ids = _FirstSeen("id", problems)
     phone_numbers = _FirstSeen("phone_number_id", problems)
@@ -358,8 +168,4 @@ def _duplicate_problems(document: dict[str, Any]) -> list[Problem]:
                 addon_ids = _FirstSeen("id", problems)
                 for addon_path, addon in _entries(item.get("addons"), f"{item_path}.addons"):
                     addon_ids.check(addon.get("id"), f"{addon_path}.id", addon_path)
-        order_types = restaurant.get("order_types")
-        needs_branch = isinstance(order_types, list) and "pickup" in order_types
-        if needs_branch and not restaurant.get("branches"):
-            problems.append((f"{path}.branches", "pickup needs at least one branch"))
     return problems

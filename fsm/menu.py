@@ -1,0 +1,199 @@
+"""The restaurants and their menus, as read from ``config.yaml``.
+
+A :class:`Restaurant` has pickup :class:`Branch` es and a menu of :class:`Category`
+lists of :class:`Item` s, each with optional :class:`Addon` s. Every model is frozen
+and rejects unknown keys. Prices are written as decimal strings in major units
+(``"9.50"``) and held as integer minor units of the restaurant's currency (``950``);
+see :mod:`fsm.money`. A model built by validating the file's shape, e.g.
+``Restaurant.model_validate(mapping)``, raises :class:`pydantic.ValidationError`;
+:func:`fsm.config.parse_config` turns that into a :class:`~fsm.errors.ConfigError`.
+
+Ids that must be unique across entries (items across categories, restaurants
+across the file) are checked by :func:`fsm.config.parse_config`, not here.
+"""
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import cached_property
+from typing import Annotated, Any, Literal, Self
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ModelWrapValidatorHandler,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from fsm.frozen import Frozen
+from fsm.money import format_money, to_minor_units
+
+OrderType = Literal["delivery", "pickup"]
+
+
+def _matching(pattern: str, expected: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            message = f"expected {expected}, got {{value}}"
+            raise PydanticCustomError("pattern", message, {"value": repr(value)})
+        return value
+
+    return AfterValidator(check)
+
+
+# Ids end up inside WhatsApp interactive ids such as "item:margherita".
+Identifier = Annotated[
+    str,
+    _matching(r"[a-z0-9][a-z0-9_-]{0,63}", "an id of a-z, 0-9, '_' or '-' (at most 64 characters)"),
+]
+PhoneNumberId = Annotated[str, _matching(r"[0-9]+", "digits only")]
+CurrencyCode = Annotated[str, _matching(r"[A-Z]{3}", "a 3-letter currency code such as GBP")]
+Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
+
+# The currency the prices being validated are written in; set by Restaurant for its menu.
+_currency: ContextVar[str] = ContextVar("fsm.menu currency", default="")
+
+
+@contextmanager
+def _prices_in(currency: object) -> Iterator[None]:
+    token = _currency.set(currency if isinstance(currency, str) else "")
+    try:
+        yield
+    finally:
+        _currency.reset(token)
+
+
+def _price(value: object) -> int:
+    try:
+        return to_minor_units(value, _currency.get())
+    except ValueError as error:
+        raise PydanticCustomError("price", str(error)) from None
+
+
+# Written as a decimal string in major units ("9.50"), held as integer minor units (950).
+Price = Annotated[int, BeforeValidator(_price)]
+
+
+class Branch(Frozen):
+    """A place where pickup orders are collected: ``id``, ``name`` and an optional ``address``."""
+
+    id: Identifier
+    name: Title
+    address: Description | None = None
+
+
+class Addon(Frozen):
+    """An optional extra for one item, such as burrata on a calzone; ``price`` in minor units."""
+
+    id: Identifier
+    name: Title
+    price: Price
+
+
+class Item(Frozen):
+    """Something a customer can order; ``price`` is in minor units, without add-ons."""
+
+    id: Identifier
+    name: Title
+    price: Price
+    description: Description | None = None
+    addons: tuple[Addon, ...] = ()
+
+    def addon(self, addon_id: str) -> Addon | None:
+        """The add-on with this id, or ``None``."""
+        return next((addon for addon in self.addons if addon.id == addon_id), None)
+
+
+class Category(Frozen):
+    """A section of the menu, shown as one list: at least one item."""
+
+    id: Identifier
+    title: Title
+    description: Description | None = None
+    items: Annotated[tuple[Item, ...], Field(min_length=1)]
+
+
+class Restaurant(Frozen):
+    """One restaurant, reached on its own WhatsApp ``phone_number_id``.
+
+    ``currency`` is a 3-letter code; ``delivery_fee`` and every price in ``menu``
+    are integer minor units of it. ``order_types`` and ``payment_methods`` are
+    non-empty; offering pickup requires at least one branch.
+    """
+
+    id: Identifier
+    name: Title
+    phone_number_id: PhoneNumberId
+    currency: CurrencyCode
+    order_types: Annotated[tuple[OrderType, ...], Field(min_length=1)]
+    payment_methods: Annotated[tuple[Identifier, ...], Field(min_length=1)]
+    delivery_fee: Price = 0
+    branches: Annotated[tuple[Branch, ...], Field(validate_default=True)] = ()
+    menu: Annotated[tuple[Category, ...], Field(min_length=1)]
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _prices_in_its_currency(cls, data: Any, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        """Read every price inside in this restaurant's currency, as written in the file.
+
+        The raw value is used so that prices are still checked when the currency
+        itself is rejected; one that cannot be read counts as 2 decimal places.
+        """
+        with _prices_in(data.get("currency") if isinstance(data, dict) else None):
+            return handler(data)
+
+    @field_validator("branches")
+    @classmethod
+    def _pickup_has_a_branch(
+        cls, branches: tuple[Branch, ...], info: ValidationInfo
+    ) -> tuple[Branch, ...]:
+        if "pickup" in info.data.get("order_types", ()) and not branches:
+            raise PydanticCustomError("pickup_without_branch", "pickup needs at least one branch")
+        return branches
+
+    @cached_property
+    def _categories(self) -> dict[str, Category]:
+        return {category.id: category for category in self.menu}
+
+    @cached_property
+    def _items(self) -> dict[str, tuple[Category, Item]]:
+        return {item.id: (category, item) for category in self.menu for item in category.items}
+
+    @cached_property
+    def _branches(self) -> dict[str, Branch]:
+        return {branch.id: branch for branch in self.branches}
+
+    def category(self, category_id: str) -> Category | None:
+        """The menu category with this id, or ``None``."""
+        return self._categories.get(category_id)
+
+    def item(self, item_id: str) -> Item | None:
+        """The item with this id from any category, or ``None``."""
+        found = self._items.get(item_id)
+        return found[1] if found else None
+
+    def category_of(self, item_id: str) -> Category | None:
+        """The category holding this item, or ``None``."""
+        found = self._items.get(item_id)
+        return found[0] if found else None
+
+    def branch(self, branch_id: str) -> Branch | None:
+        """The pickup branch with this id, or ``None``."""
+        return self._branches.get(branch_id)
+
+    def format_money(self, minor: int) -> str:
+        """Minor units as a customer reads them: ``£9.50``, ``¥950``, ``9.50 CHF``."""
+        return format_money(minor, self.currency)
+
+    def payment_title(self, method: str) -> str:
+        """A payment method id as a button title: ``bank_transfer`` → ``Bank transfer``."""
+        return method.replace("_", " ").capitalize()
