@@ -78,10 +78,14 @@ class AppConfig(Frozen):
 
 
 def parse_config(text: str, source: str = "config.yaml") -> AppConfig:
-    """Parse and validate the YAML text of a config file.
+    """Parse and validate the YAML text of a config file into an :class:`AppConfig`.
 
-    Raises :class:`~fsm.errors.ConfigError` naming ``source`` and every problem
-    found (YAML syntax, unknown or missing keys, bad values, duplicate ids).
+    Raises :class:`~fsm.errors.ConfigError` naming ``source``; its ``problems`` lists
+    every problem found at once as ``(key path, message)`` pairs, such as
+    ``("restaurants[0].menu[2].items[1].price", 'expected a decimal string such as "9.50"')``:
+    YAML syntax, a document that is not a mapping, unknown or missing keys, bad
+    values and prices, pickup without a branch, repeated ids. The key path is
+    ``""`` for a problem with the whole file.
     """
     try:
         document = yaml.safe_load(text)
@@ -146,7 +150,13 @@ class _FirstSeen:
 
 
 def _duplicate_problems(document: dict[str, Any]) -> list[Problem]:
-    """Every repeated id, phone number id, order type and payment method in ``document``."""
+    """Every repeated id, phone number id, order type and payment method in ``document``.
+
+    A walk over the raw document rather than pydantic validators, for two reasons:
+    a repeat is reported even next to entries the schema rejects (a validator on a
+    list runs only once every entry in it is valid), and each message names where
+    the value first appeared by its full key path, which a validator does not know.
+    """
     problems: list[Problem] = []
     restaurant_ids = _FirstSeen("id", problems)
     phone_numbers = _FirstSeen("phone_number_id", problems)
