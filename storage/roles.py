@@ -44,8 +44,9 @@ __all__ = ["RecordStorage", "SessionStorage", "UnitOfWork"]
 class UnitOfWork(ABC):
     """Opens and closes the store, and commits a :class:`~storage.records.Changes` atomically.
 
-    :meth:`commit` is the only write of sessions, orders, drafts, quarantine
-    records, processed marks and outbox rows.  It returns only once its
+    :meth:`commit` is the only write of sessions, orders (and their moves),
+    drafts, quarantine records, processed marks, outbox rows, the message log
+    and conversation records (:mod:`storage.staff`).  It returns only once its
     changes are durable; a backend may batch the changes of many concurrent
     callers into one physical transaction, but each caller's changes are
     applied all together or not at all.  Within one process, the commits of
@@ -98,7 +99,13 @@ class UnitOfWork(ABC):
           reference is already used in its restaurant, or twice in ``changes``;
         * :class:`~storage.errors.SnapshotTooLarge` if ``changes.snapshot`` is
           over :data:`storage.codec.MAX_SNAPSHOT_BYTES`;
-        * ``ValueError`` if ``changes.quarantine`` is for another key.
+        * :class:`~storage.errors.OrderStatusChanged` if an order move's
+          ``from_status`` is no longer its order's status (moves of one order
+          decide in the order they were made, within a commit and across
+          concurrent commits), :class:`~storage.errors.StorageError` if it
+          names no order of ``changes.key.restaurant_id``;
+        * ``ValueError`` if ``changes.quarantine`` is for another key, or a
+          ``changes.log`` entry's ``outbox_index`` names no row of ``changes.outbox``.
 
         A caller cancelled while waiting does not withdraw its changes.
         """

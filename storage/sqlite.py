@@ -1,12 +1,14 @@
 """A :class:`SessionStore` in one SQLite file (aiosqlite, WAL) with group commit.
 
 Every write that must be durable on return — a :meth:`SQLiteStore.commit`,
-accepting inbound messages, outbox progress, delivery statuses — becomes a
-unit of operations for the one :class:`~storage.sqlite_writer.GroupCommitWriter`,
-which applies the units of many concurrent callers in one transaction (one
-fsync).  The file format and the statements live in :mod:`storage.sqlite_schema`.
-Reads use a second, read-only connection and never wait for the writer; they
-are in :mod:`storage.sqlite_read`.
+accepting inbound messages, outbox progress, delivery statuses, the
+restaurant's controls — becomes a unit of operations for the one
+:class:`~storage.sqlite_writer.GroupCommitWriter`, which applies the units
+of many concurrent callers in one transaction (one fsync).  The file format
+and the statements live in :mod:`storage.sqlite_schema` (the restaurant's
+side's in :mod:`storage.sqlite_staff`, its roles in
+:mod:`storage.sqlite_staff_read`).  Reads use a second, read-only
+connection and never wait for the writer; they are in :mod:`storage.sqlite_read`.
 
 Only one process commits conversations to a file — ``serve`` and ``chat``
 hold its :mod:`storage.lock` — and its writer is the only one inserting, so
