@@ -153,6 +153,8 @@ ORDER_FLOW: Final = MachineSpec(
                 choice_ids=("action:checkout",)),
         Command("cancel", "cancel", "cancel your order and start again",
                 aliases=("cancel order",), choice_ids=("action:cancel",)),
+        Command("status", None, "see where your last order is", aliases=("track",)),
+        Command("staff", None, "talk to a person", aliases=("human", "agent", "talk to us")),
         Command("help", None, "show this message", aliases=("?",)),
     ),
 )

@@ -139,6 +139,10 @@ class Restaurant(Frozen):
     delivery_fee: Price = 0
     branches: Annotated[tuple[Branch, ...], Field(validate_default=True)] = ()
     menu: Annotated[tuple[Category, ...], Field(min_length=1)]
+    # Sent once per conversation while staff have the bot switched off.
+    away_message: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                                   max_length=1000)] = (
+        "Sorry, we're not taking orders on WhatsApp right now. Please try again later.")
 
     @model_validator(mode="wrap")
     @classmethod
@@ -171,6 +175,31 @@ class Restaurant(Frozen):
     @cached_property
     def _branches(self) -> dict[str, Branch]:
         return {branch.id: branch for branch in self.branches}
+
+    def without(self, sold_out: frozenset[str]) -> Self:
+        """This restaurant with the items in ``sold_out`` off its menu, as customers see it.
+
+        A category left with no item goes too; if nothing at all is left the
+        menu stays as it is (each item then answers that it is sold out).
+        Built once per set of sold-out items.
+        """
+        if not sold_out or sold_out.isdisjoint(self._items):
+            return self
+        cached = self._sold_out_menus.get(sold_out)
+        if cached is None:
+            menu = tuple(
+                category.model_copy(update={"items": items})
+                for category in self.menu
+                if (items := tuple(item for item in category.items if item.id not in sold_out)))
+            # model_construct, not model_copy: a copy would keep this one's cached lookups.
+            fields = {name: getattr(self, name) for name in type(self).model_fields}
+            cached = type(self).model_construct(**{**fields, "menu": menu}) if menu else self
+            self._sold_out_menus[sold_out] = cached
+        return cached
+
+    @cached_property
+    def _sold_out_menus(self) -> dict[frozenset[str], Self]:
+        return {}
 
     def category(self, category_id: str) -> Category | None:
         """The menu category with this id, or ``None``."""

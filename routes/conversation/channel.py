@@ -20,8 +20,15 @@ from storage.base import OutboxMessage, OutboxRecord, SessionKey
 class ReplyChannel(Protocol):
     """The reply address of one inbound message, as its channel understands it."""
 
+    @property
+    def contact(self) -> tuple[str, str | None, str | None] | None:
+        """How to write to this customer later (staff replies): ``(phone_number_id, wa_id,
+        user_id)``, or ``None`` if the channel cannot."""
+        ...
+
     def outbox_rows(self, key: SessionKey, replies: Sequence[Outgoing]) -> list[OutboxMessage]:
-        """The rows to commit for ``replies`` (and any receipt the channel sends), in order."""
+        """The rows to commit for ``replies``, in order: any the channel adds of its own (a
+        read receipt) first, then exactly one row per reply, last."""
         ...
 
     def committed(self, key: SessionKey, rows: list[OutboxRecord]) -> None:

@@ -22,6 +22,11 @@ class Effects:
     replies: list[Outgoing] = field(default_factory=list)
     orders: list[OrderRecord] = field(default_factory=list)
     drafts: list[DraftRecord] = field(default_factory=list)
+    handoff_requested: bool = False  # the customer asked for a person
+
+
+async def _no_order() -> OrderRecord | None:
+    return None
 
 
 class Context:
@@ -29,9 +34,14 @@ class Context:
 
     def __init__(self, *, key: SessionKey, restaurant: Restaurant, session: Session,
                  inbound: Inbound, machine: ConversationMachine, now: float,
-                 new_reference: Callable[[str], Awaitable[str]]) -> None:
+                 new_reference: Callable[[str], Awaitable[str]],
+                 latest_order: Callable[[], Awaitable[OrderRecord | None]] = _no_order,
+                 sold_out: frozenset[str] = frozenset()) -> None:
         self.key = key
         self.new_reference = new_reference
+        self.latest_order = latest_order  # the customer's most recent order, from the store
+        self.sold_out = sold_out  # item ids the restaurant marked sold out
+        self.menu = restaurant.without(sold_out)  # the restaurant as customers see it now
         self.restaurant = restaurant
         self.session = session
         self.inbound = inbound
@@ -58,7 +68,8 @@ class Context:
 
     @cached_property
     def _resolution(self) -> tuple[str | None, int]:
-        return resolve_choice(self.inbound, self.normalized_text, self.session, self.restaurant)
+        return resolve_choice(self.inbound, self.normalized_text, self.session, self.menu,
+                              catalogue=self.restaurant)
 
     def arg(self, prefix: str) -> str:
         """The part of the selected id after ``prefix`` (``item:calzone`` → ``calzone``)."""
@@ -85,7 +96,18 @@ class Context:
 
     def ask(self) -> None:
         """Send the question of the current state."""
-        self.send(question_for(self.session, self.restaurant))
+        self.send(question_for(self.session, self.menu))
+
+    def drop_sold_out(self) -> bool:
+        """Take sold-out items out of the cart, telling the customer; ``True`` if any went."""
+        gone = [line for line in self.session.cart if line.item_id in self.sold_out]
+        for line in gone:
+            self.session.cart.remove(line.key)
+        if gone:
+            names = ", ".join(line.title for line in gone)
+            self.say(f"Sorry, {names} sold out since you added it, so we've taken it out of "
+                     "your cart.")
+        return bool(gone)
 
     def finish(self) -> Effects:
         """Everything produced; notes never followed by a message go out as text."""

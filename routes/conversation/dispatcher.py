@@ -18,6 +18,7 @@ from fsm.config import AppConfig, Restaurant
 from fsm.machine import ConversationMachine
 from routes.conversation.channel import ReplyChannel
 from routes.conversation.context import Context
+from routes.conversation.gate import BotGate, ControlsCache
 from routes.conversation.messages import Inbound, Outgoing, text
 from routes.conversation.middlewares import (
     Middleware,
@@ -45,7 +46,8 @@ class Dispatcher:
 
     def __init__(self, config: AppConfig, repository: SessionRepository, router: Router, *,
                  machine: ConversationMachine | None = None, clock: Clock = time.time,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 controls: ControlsCache | None = None) -> None:
         self.config = config
         self.repository = repository
         self.router = router
@@ -56,14 +58,17 @@ class Dispatcher:
         if missing:
             raise ValueError(f"states without a question: {sorted(missing)}")
         self.lifecycle = SessionLifecycle(repository)
+        self.controls = controls or ControlsCache(repository.store)
         self.middlewares: list[Middleware] = [
             self.lifecycle,
+            BotGate(repository.store, self.controls),
             SessionExpiry(config.session.ttl_minutes * 60),
         ]
 
     async def feed(self, restaurant: Restaurant, customer_id: str, inbound: Inbound, *,
                    message_id: str | None = None, reply_via: ReplyChannel | None = None,
-                   sent_at: float | None = None) -> list[Outgoing]:
+                   sent_at: float | None = None,
+                   profile_name: str | None = None) -> list[Outgoing]:
         """Handle one customer message; return the replies, once they are committed.
 
         ``message_id`` names the inbox row this message came from: it is
@@ -71,7 +76,8 @@ class Dispatcher:
         turns the replies into outbox rows of that commit and is told of them
         once durable. ``sent_at`` is when the customer sent it (Unix seconds),
         if the channel says; a message older than the session TTL is answered
-        but not applied.
+        but not applied. ``profile_name`` is the customer's name as their
+        channel shows it (kept for staff).
 
         The caller owns per-customer order (G5): one message of a customer
         at a time (:class:`~routes.conversation.queues.CustomerQueues`).
@@ -83,7 +89,8 @@ class Dispatcher:
         stored conversation is left as it was.
         """
         update = Update(SessionKey(restaurant.id, customer_id), restaurant, inbound, self.clock(),
-                        message_id=message_id, reply_via=reply_via, sent_at=sent_at)
+                        message_id=message_id, reply_via=reply_via, sent_at=sent_at,
+                        profile_name=profile_name)
         await self._chain(self.middlewares)(update)
         assert update.effects is not None
         return update.effects.replies
@@ -113,7 +120,9 @@ class Dispatcher:
         assert update.session is not None
         ctx = Context(key=update.key, restaurant=update.restaurant, session=update.session,
                       inbound=update.inbound, machine=self.machine, now=update.now,
-                      new_reference=self.new_reference)
+                      new_reference=self.new_reference,
+                      latest_order=partial(self.repository.store.latest_order, update.key),
+                      sold_out=update.sold_out)
         ctx.effects.drafts.extend(update.drafts)
         if not update.session.welcomed:
             update.session.welcomed = True

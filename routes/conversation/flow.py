@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from fsm.config import AppConfig
 from routes.conversation.dispatcher import Dispatcher
+from routes.conversation.gate import ControlsCache
 from routes.conversation.handlers import checkout, commands, fallback, ordering
 from routes.conversation.router import Router
 from storage.base import SessionStore
@@ -23,10 +24,13 @@ conversation.include_router(fallback.router)
 
 
 def conversation_dispatcher(config: AppConfig, store: SessionStore, *,
-                            clock: Callable[[], float] = time.time) -> Dispatcher:
+                            clock: Callable[[], float] = time.time,
+                            controls: ControlsCache | None = None) -> Dispatcher:
     """The dispatcher every channel (terminal, WhatsApp) runs the conversation with.
 
-    Sessions are read through a cache of ``storage.cache_size`` conversations.
+    Sessions are read through a cache of ``storage.cache_size`` conversations;
+    ``controls`` is shared with whatever else changes the restaurants'
+    switches and sold-out items in this process (the staff API).
     """
     repository = SessionRepository(store, cache_size=config.storage.cache_size)
-    return Dispatcher(config, repository, conversation, clock=clock)
+    return Dispatcher(config, repository, conversation, clock=clock, controls=controls)

@@ -34,15 +34,19 @@ def normalize(raw: str) -> str:
     return _SPACES.sub(" ", _NOT_WORD.sub("", raw.lower())).strip()
 
 
-def resolve_choice(inbound: Inbound, typed: str, session: Session,
-                   restaurant: Restaurant) -> tuple[str | None, int]:
+def resolve_choice(inbound: Inbound, typed: str, session: Session, restaurant: Restaurant,
+                   *, catalogue: Restaurant | None = None) -> tuple[str | None, int]:
     """The interactive id ``inbound`` selects in ``session``'s step, and how many.
 
     ``typed`` is the message's text after :func:`normalize`. A tap selects its
     own id; typed text an option of the current question, or an item with a
     quantity (1 to ``MAX_QUANTITY``). ``(None, 1)`` when nothing matches.
+    Options come from ``restaurant`` (the menu as shown); names typed while
+    ordering are also looked up in ``catalogue`` (the whole menu, sold-out
+    items included, so the handler can say one is sold out).
     """
-    choice = _choice(inbound, typed, session, restaurant)
+    catalogue = catalogue or restaurant
+    choice = _choice(inbound, typed, session, restaurant, catalogue)
     if choice is not None or inbound.kind != "text":
         return choice, 1
     # Not an option as typed: perhaps an item with a quantity.
@@ -50,13 +54,14 @@ def resolve_choice(inbound: Inbound, typed: str, session: Session,
     if match is None or match.group("name").isdigit():  # "2 3" is not an item
         return None, 1
     quantity = int(match.group("n"))
-    choice = _choice(inbound, match.group("name"), session, restaurant)
+    choice = _choice(inbound, match.group("name"), session, restaurant, catalogue)
     if choice is None or not choice.startswith("item:") or not 1 <= quantity <= MAX_QUANTITY:
         return None, 1
     return choice, quantity
 
 
-def _choice(inbound: Inbound, typed: str, session: Session, restaurant: Restaurant) -> str | None:
+def _choice(inbound: Inbound, typed: str, session: Session, restaurant: Restaurant,
+            catalogue: Restaurant) -> str | None:
     if inbound.kind == "choice":
         return inbound.choice_id
     if not typed:
@@ -70,7 +75,7 @@ def _choice(inbound: Inbound, typed: str, session: Session, restaurant: Restaura
         if any(normalize(name) == typed for name in names):
             return option.id
     if session.state in _CATALOGUE_STATES:
-        return _catalogue_choice(typed, restaurant)
+        return _catalogue_choice(typed, catalogue)
     return None
 
 

@@ -16,6 +16,7 @@ from fsm.config import Restaurant
 from fsm.session import Session
 from routes.conversation.channel import ReplyChannel
 from routes.conversation.context import Effects
+from routes.conversation.log import log_inbound, log_replies
 from routes.conversation.messages import Inbound, Outgoing
 from storage.base import (
     Changes,
@@ -25,6 +26,7 @@ from storage.base import (
     SessionKey,
 )
 from storage.errors import DuplicateOrderReference
+from storage.records import ConversationChange
 from storage.sessions import SessionRepository
 
 logger = logging.getLogger(__name__)
@@ -61,6 +63,12 @@ class Update:
     # older than the session TTL is answered but not acted on (``late``).
     sent_at: float | None = None
     late: bool = False
+    # The customer's profile name, if the channel knows it (shown to staff).
+    profile_name: str | None = None
+    # Set by the bot gate: items sold out now, and the switch-off whose away
+    # message this update sends (recorded so it goes once per conversation).
+    sold_out: frozenset[str] = frozenset()
+    away_epoch: int | None = None
 
     def restart(self) -> None:
         """Forget what a failed attempt at handling this message produced."""
@@ -71,6 +79,7 @@ class Update:
         self.effects = None
         self.failed = False
         self.late = False
+        self.away_epoch = None
 
 
 NextStep = Callable[[Update], Awaitable[None]]
@@ -113,10 +122,7 @@ class SessionLifecycle:
         if update.failed:
             await self.commit_failed(update, update.effects.replies)
             return
-        changes = Changes(key=update.key, updated_at=update.now,
-                          inbox_processed=update.message_id)
-        if update.reply_via is not None:
-            changes.outbox = update.reply_via.outbox_rows(update.key, update.effects.replies)
+        changes = self._changes(update, update.effects.replies)
         session.last_activity = update.now
         changes.orders = list(update.effects.orders)
         changes.drafts = list(update.effects.drafts)
@@ -133,11 +139,28 @@ class SessionLifecycle:
         self.repository.forget(update.key)
         if update.message_id is None:
             return
+        self._queued(update, await self.repository.store.commit(self._changes(update, replies)))
+
+    @staticmethod
+    def _changes(update: Update, replies: Sequence[Outgoing]) -> Changes:
+        """The commit of one message: inbox mark, replies queued, log and conversation record."""
         changes = Changes(key=update.key, updated_at=update.now,
                           inbox_processed=update.message_id)
+        first_reply: int | None = None
+        contact = None
         if update.reply_via is not None:
             changes.outbox = update.reply_via.outbox_rows(update.key, replies)
-        self._queued(update, await self.repository.store.commit(changes))
+            first_reply = len(changes.outbox) - len(replies)  # the replies' rows come last
+            contact = update.reply_via.contact
+        changes.log = [log_inbound(update.inbound, update.now, update.message_id),
+                       *log_replies(replies, update.now, first_index=first_reply)]
+        handoff = update.effects is not None and update.effects.handoff_requested
+        changes.conversation = ConversationChange(
+            name=update.profile_name, inbound_at=update.now,
+            outbound_at=update.now if replies else None,
+            handoff_requested=True if handoff else None, contact=contact,
+            away_epoch=update.away_epoch)
+        return changes
 
     @staticmethod
     def _queued(update: Update, rows: list[OutboxRecord]) -> None:

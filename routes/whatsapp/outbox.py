@@ -48,6 +48,10 @@ class ReplyAddress:
         return cls(record.phone_number_id, record.wa_id, record.user_id, record.message_id,
                    on_committed)
 
+    @property
+    def contact(self) -> tuple[str, str | None, str | None]:
+        return (self.phone_number_id, self.wa_id, self.user_id)
+
     def outbox_rows(self, key: SessionKey, replies: Sequence[Outgoing]) -> list[OutboxMessage]:
         """A read receipt for the message, then one row per reply."""
         rows = [OutboxMessage(key, self.phone_number_id,

@@ -64,6 +64,11 @@ async def confirm_order(ctx: Context) -> None:
     if session.order_type is None or session.payment_method is None:
         ctx.ask()
         return
+    if ctx.drop_sold_out():
+        # What is left must be confirmed again, or the order started over if nothing is.
+        await ctx.fire("show_menu" if session.cart.is_empty else "choose_payment")
+        ctx.ask()
+        return
     total, fee = order_total(session, restaurant)
     reference = await ctx.new_reference(restaurant.id)
     order = OrderRecord(

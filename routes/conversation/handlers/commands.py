@@ -13,6 +13,7 @@ from fsm.machine import ORDER_FLOW, MachineSpec
 from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId, Command
+from routes.conversation.order_news import order_news
 from routes.conversation.questions import render_cart
 from routes.conversation.router import Handler, Router
 from storage.base import DraftRecord
@@ -50,6 +51,21 @@ PRE_ORDER: Final = (States.CHOOSING_ORDER_TYPE, States.CHOOSING_BRANCH)
 async def show_help(ctx: Context) -> None:
     ctx.say(HELP_TEXT)
     ctx.ask()
+
+
+@on_command("status")
+async def show_order_status(ctx: Context) -> None:
+    order = await ctx.latest_order()
+    ctx.say("You haven't ordered from us yet." if order is None
+            else order_news(order, ctx.restaurant))
+    ctx.ask()
+
+
+@on_command("staff")
+async def ask_for_a_person(ctx: Context) -> None:
+    # From here the bot stays quiet in this conversation until staff hand it back.
+    ctx.effects.handoff_requested = True
+    ctx.say(f"Thanks — someone from {ctx.restaurant.name} will answer you here shortly.")
 
 
 @on_command("cancel")
@@ -91,6 +107,8 @@ async def start_checkout(ctx: Context) -> None:
     session = ctx.session
     if session.state in States.CHECKOUT:
         ctx.say("You're already at checkout.")
+    elif ctx.drop_sold_out() and session.cart.is_empty:
+        ctx.say("Your cart is now empty. Add something else first.")
     elif session.cart.is_empty:
         ctx.say("Your cart is empty. Add something first.")
     elif not await ctx.fire("checkout"):

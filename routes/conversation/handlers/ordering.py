@@ -78,6 +78,10 @@ async def pick_item(ctx: Context) -> None:
         ctx.say(NOT_ON_MENU)
         ctx.ask()
         return
+    if item.id in ctx.sold_out:
+        ctx.say(f"Sorry, {item.name} is sold out right now.")
+        ctx.ask()
+        return
     if item.addons:
         ctx.session.pending = PendingItem(item.id, quantity=ctx.quantity)
         await ctx.fire("pick_item")
@@ -91,7 +95,7 @@ async def pick_addon(ctx: Context) -> None:
     pending = ctx.session.pending
     item = ctx.restaurant.item(pending.item_id) if pending else None
     addon = item.addon(ctx.arg("addon:")) if item else None
-    if pending is None or item is None or addon is None:
+    if pending is None or item is None or addon is None or item.id in ctx.sold_out:
         ctx.say(NOT_ON_MENU)
         ctx.ask()
         return
@@ -107,7 +111,7 @@ async def pick_addon(ctx: Context) -> None:
 async def finish_addons(ctx: Context) -> None:
     pending = ctx.session.pending
     item = ctx.restaurant.item(pending.item_id) if pending else None
-    if pending is None or item is None:
+    if pending is None or item is None or item.id in ctx.sold_out:
         ctx.say(NOT_ON_MENU)
         await ctx.fire("show_menu")
         ctx.ask()

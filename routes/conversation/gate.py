@@ -1,0 +1,68 @@
+"""Whether the bot answers at all: staff took over, the customer asked for a person, or
+the restaurant switched the bot off.
+
+:class:`BotGate` runs inside the unit of work that loaded the session, after
+the load: a takeover committed before that point silences the bot for this
+message; one committed while the message is being handled lets at most that
+one reply through. Messages the bot does not answer are still committed —
+logged, counted unread, shown to staff.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from routes.conversation.context import Effects
+from routes.conversation.messages import text
+from routes.conversation.middlewares import NextStep, Update
+from storage.staff import Controls, ConversationLog, RestaurantControls
+
+DEFAULT_AWAY_MESSAGE: Final = ("Sorry, we're not taking orders on WhatsApp right now. "
+                               "Please try again later.")
+
+
+class ControlsCache:
+    """Each restaurant's bot switch and sold-out items, read once, then kept current.
+
+    Staff change them through this process (the API calls :meth:`put` after
+    the store has the change), so the cache never serves a stale value here.
+    """
+
+    def __init__(self, store: RestaurantControls) -> None:
+        self._store = store
+        self._controls: dict[str, Controls] = {}
+
+    async def get(self, restaurant_id: str) -> Controls:
+        """The restaurant's controls; raises ``StorageError`` if they cannot be read."""
+        controls = self._controls.get(restaurant_id)
+        if controls is None:
+            controls = self._controls[restaurant_id] = await self._store.controls(restaurant_id)
+        return controls
+
+    def put(self, controls: Controls) -> None:
+        """Record controls just committed by staff."""
+        self._controls[controls.restaurant_id] = controls
+
+
+class BotGate:
+    """The middleware that keeps the bot quiet where a person answers or it is off."""
+
+    def __init__(self, conversations: ConversationLog, controls: ControlsCache) -> None:
+        self.conversations = conversations
+        self.controls = controls
+
+    async def __call__(self, call_next: NextStep, update: Update) -> None:
+        controls = await self.controls.get(update.restaurant.id)
+        update.sold_out = controls.sold_out
+        record = await self.conversations.conversation(update.key)
+        if record is not None and (record.bot_paused or record.handoff_requested):
+            update.effects = Effects()  # a person answers in this conversation
+            return
+        if not controls.bot_enabled:
+            update.effects = Effects()
+            if record is None or record.away_epoch < controls.off_epoch:
+                away = update.restaurant.away_message or DEFAULT_AWAY_MESSAGE
+                update.effects.replies.append(text(away))
+                update.away_epoch = controls.off_epoch
+            return
+        await call_next(update)
