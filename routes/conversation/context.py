@@ -9,7 +9,7 @@ from functools import cached_property
 from fsm.config import Restaurant
 from fsm.machine import ConversationMachine
 from fsm.session import Session
-from routes.conversation.matching import normalize, resolve_choice
+from routes.conversation.matching import Resolution, normalize, resolve_choice
 from routes.conversation.messages import Inbound, Outgoing, text, with_preamble
 from routes.conversation.questions import question_for
 from storage.base import DraftRecord, OrderRecord, SessionKey
@@ -59,15 +59,20 @@ class Context:
         session — because matching typed text builds the current question, and
         most messages (taps, commands) never need that.
         """
-        return self._resolution[0]
+        return self._resolution.choice
 
     @property
     def quantity(self) -> int:
         """How many of the selected item were asked for: "2 margherita", "margherita x2"."""
-        return self._resolution[1]
+        return self._resolution.quantity
+
+    @property
+    def number_hint(self) -> str | None:
+        """What to tell a customer whose typed number could not be used ("1.5", "²")."""
+        return self._resolution.hint
 
     @cached_property
-    def _resolution(self) -> tuple[str | None, int]:
+    def _resolution(self) -> Resolution:
         return resolve_choice(self.inbound, self.normalized_text, self.session, self.menu,
                               catalogue=self.restaurant)
 

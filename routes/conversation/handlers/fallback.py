@@ -21,6 +21,8 @@ async def ask_again(ctx: Context) -> None:
         ctx.say("Thanks for the location. I'll ask for your address at checkout.")
     elif kind == "unsupported":
         ctx.say("Sorry, I can only read text messages, button taps and locations.")
+    elif ctx.number_hint is not None:
+        ctx.say(ctx.number_hint)
     elif ctx.session.state == States.CHOOSING_ORDER_TYPE:
         # Most first messages are a greeting: guide rather than apologise.
         ctx.say(HINT)

@@ -8,6 +8,7 @@ from fsm.session import DELIVERY, PICKUP, PendingItem
 from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId
+from routes.conversation.matching import read_number
 from routes.conversation.router import Router
 
 router = Router("ordering")
@@ -66,7 +67,8 @@ async def open_category(ctx: Context) -> None:
         ctx.say(NOT_ON_MENU)
     else:
         ctx.session.category_id = category.id
-        ctx.session.page = int(page) - 1 if page.isdigit() and int(page) > 0 else 0
+        number = read_number(page).value if page else None
+        ctx.session.page = number - 1 if number is not None and number > 0 else 0
         await ctx.fire("open_category")
     ctx.ask()
 
