@@ -17,6 +17,7 @@ but not a decimal digit (``²``, ``②``, ``½``) is refused with a hint too.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Final
@@ -113,8 +114,16 @@ def read_number(token: str) -> Number:
 
 @lru_cache(maxsize=4096)  # option titles recur on every typed message
 def normalize(raw: str) -> str:
-    """Lower case, punctuation and repeated spaces removed: how typed titles are compared."""
-    return _SPACES.sub(" ", _NOT_WORD.sub("", raw.lower())).strip()
+    """How typed titles are compared: lower case, accents, punctuation and repeated spaces
+    removed (``Jalapeños!`` → ``jalapenos``).
+
+    Accents go by canonical decomposition (NFD) alone, never compatibility
+    (NFKD), which would turn ``²`` into ``2``.
+    """
+    decomposed = unicodedata.normalize("NFD", raw.lower())
+    plain = unicodedata.normalize(
+        "NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
+    return _SPACES.sub(" ", _NOT_WORD.sub("", plain)).strip()
 
 
 def split_quantity(raw: str) -> tuple[str, str] | None:
@@ -199,6 +208,13 @@ def _choice(typed: str, session: Session, options: tuple[Option, ...],
         names = (option.title, *option.keywords)
         if any(normalize(name) == typed for name in names):
             return option.id
+    # An add-on by part of its name ("cheese" for "Extra cheese"), when only one has it.
+    words = set(typed.split())
+    partial = [option.id for option in options if option.id.startswith("addon:")
+               and any(words <= set(normalize(name).split())
+                       for name in (option.title, *option.keywords))]
+    if len(partial) == 1:
+        return partial[0]
     if session.state in _CATALOGUE_STATES:
         return _catalogue_choice(typed, catalogue)
     return None
