@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Final
+from typing import Any, Final, Literal
 
-from fsm.config import Addon, Item
+from fsm.config import Addon, Item, Restaurant
 from fsm.errors import CartFull
 
 MAX_LINES: Final = 30
@@ -60,6 +60,22 @@ class CartLine:
         if line.unit_price < 0 or not 1 <= line.quantity <= MAX_QUANTITY:
             raise ValueError(f"cart line out of range: {plain!r}")
         return line
+
+
+@dataclass(frozen=True, slots=True)
+class CartChange:
+    """What :meth:`Cart.reconcile` changed in one line to match the menu.
+
+    ``kind``: ``"removed"`` (the item left the menu), ``"sold_out"``,
+    ``"addons_removed"`` (``addons`` names the add-ons dropped; the line stays,
+    priced as ``after``) or ``"price"`` (``after`` holds the new unit price).
+    ``before`` is the line as it was.
+    """
+
+    kind: Literal["removed", "sold_out", "addons_removed", "price"]
+    before: CartLine
+    after: CartLine | None = None
+    addons: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)
@@ -137,6 +153,45 @@ class Cart:
 
     def clear(self) -> None:
         self.lines.clear()
+
+    def reconcile(self, restaurant: Restaurant,
+                  sold_out: frozenset[str] = frozenset()) -> list[CartChange]:
+        """Make every line what ``restaurant``'s menu sells now; return what changed.
+
+        A line whose item left the menu or is in ``sold_out`` goes; an add-on
+        the item no longer offers is dropped from its line; names and unit
+        prices are taken from the menu. Lines that become the same merge (up
+        to ``MAX_QUANTITY``). After this, every line's item, add-ons and price
+        are the menu's. A rename alone is applied without a change reported.
+        """
+        changes: list[CartChange] = []
+        kept: list[CartLine] = []
+        for line in self.lines:
+            item = restaurant.item(line.item_id)
+            if item is None or item.id in sold_out:
+                changes.append(CartChange("removed" if item is None else "sold_out", line))
+                continue
+            addons = [addon for addon_id in line.addon_ids
+                      if (addon := item.addon(addon_id)) is not None]
+            gone = tuple(name for addon_id, name in zip(line.addon_ids, line.addon_names,
+                                                        strict=False)
+                         if item.addon(addon_id) is None)
+            now = CartLine(item.id, item.name, tuple(addon.id for addon in addons),
+                           tuple(addon.name for addon in addons),
+                           item.price + sum(addon.price for addon in addons), line.quantity)
+            if gone:
+                changes.append(CartChange("addons_removed", line, now, gone))
+            elif now.unit_price != line.unit_price:
+                changes.append(CartChange("price", line, now))
+            same = next((index for index, other in enumerate(kept) if other.key == now.key),
+                        None)
+            if same is None:
+                kept.append(now)
+            else:
+                kept[same] = replace(kept[same], quantity=min(
+                    kept[same].quantity + now.quantity, MAX_QUANTITY))
+        self.lines = kept
+        return changes
 
     def to_plain(self) -> list[list[Any]]:
         return [line.to_plain() for line in self.lines]

@@ -6,9 +6,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from fsm.cart import CartChange
 from fsm.config import Restaurant
 from fsm.machine import ConversationMachine
 from fsm.session import Session
+from fsm.states import States
 from routes.conversation.matching import Resolution, normalize, resolve_choice
 from routes.conversation.messages import Inbound, Outgoing, text, with_preamble
 from routes.conversation.questions import question_for
@@ -50,6 +52,9 @@ class Context:
         self.effects = Effects()
         self.normalized_text = normalize(inbound.text) if inbound.kind == "text" else ""
         self._notes: list[str] = []
+        # Whether reconcile() changed the cart for this message: nothing is
+        # confirmed before the customer has seen the order as the menu now has it.
+        self.cart_changed = False
 
     @property
     def choice(self) -> str | None:
@@ -103,16 +108,37 @@ class Context:
         """Send the question of the current state."""
         self.send(question_for(self.session, self.menu))
 
-    def drop_sold_out(self) -> bool:
-        """Take sold-out items out of the cart, telling the customer; ``True`` if any went."""
-        gone = [line for line in self.session.cart if line.item_id in self.sold_out]
-        for line in gone:
-            self.session.cart.remove(line.key)
-        if gone:
-            names = ", ".join(line.title for line in gone)
-            self.say(f"Sorry, {names} sold out since you added it, so we've taken it out of "
-                     "your cart.")
-        return bool(gone)
+    async def reconcile(self) -> bool:
+        """Bring the stored cart and the item being added in line with the menu, once per message.
+
+        Run by the dispatcher before any handler, against the restaurant as
+        configured now and the items sold out now: removed items and add-ons
+        are dropped and changed prices applied, each told to the customer
+        (:func:`describe_change`). ``True`` (and :attr:`cart_changed`) if the
+        cart changed; a cart emptied at checkout goes back to the menu.
+        """
+        session = self.session
+        changes = session.cart.reconcile(self.restaurant, self.sold_out)
+        for change in changes:
+            self.say(describe_change(change, self.restaurant))
+        pending = session.pending
+        if pending is not None:
+            item = self.restaurant.item(pending.item_id)
+            if item is None or item.id in self.sold_out:
+                self.say(f"Sorry, the item you were choosing extras for is "
+                         f"{'no longer on the menu' if item is None else 'sold out'}.")
+                session.pending = None
+                if session.state == States.CHOOSING_ADDONS:
+                    await self.fire("show_menu")
+            else:
+                pending.addon_ids = [addon_id for addon_id in pending.addon_ids
+                                     if item.addon(addon_id) is not None]
+        if changes and session.cart.is_empty and session.state in (
+                States.REVIEWING_CART, *States.CHECKOUT):
+            self.say("Your cart is now empty.")
+            await self.fire("show_menu")
+        self.cart_changed = bool(changes)
+        return self.cart_changed
 
     def finish(self) -> Effects:
         """Everything produced; notes never followed by a message go out as text."""
@@ -120,3 +146,21 @@ class Context:
             self.effects.replies.append(text("\n\n".join(self._notes)))
             self._notes.clear()
         return self.effects
+
+
+def describe_change(change: CartChange, restaurant: Restaurant) -> str:
+    """One line telling the customer what :meth:`Context.reconcile` did to a cart line."""
+    before, after = change.before, change.after
+    if change.kind == "removed":
+        return (f"Sorry, {before.title} is no longer on our menu, so we've taken it out of "
+                "your cart.")
+    if change.kind == "sold_out":
+        return (f"Sorry, {before.title} sold out since you added it, so we've taken it out "
+                "of your cart.")
+    assert after is not None
+    price = restaurant.format_money(after.unit_price)
+    if change.kind == "addons_removed":
+        return (f"Sorry, {', '.join(change.addons)} is no longer offered with {after.name}, "
+                f"so we've taken it off: {after.title} is {price} each now.")
+    was = restaurant.format_money(before.unit_price)
+    return f"The price of {after.title} has changed: {price} each now (was {was})."

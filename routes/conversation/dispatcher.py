@@ -129,11 +129,14 @@ class Dispatcher:
             ctx.say(f"Welcome to {update.restaurant.name}!")
         for note in update.notes:
             ctx.say(note)
-        if update.late:
-            ctx.ask()
-            update.effects = ctx.finish()
-            return
         try:
+            # The one place a stored cart meets the current menu: every message,
+            # before any handler reads a price or writes an order.
+            await ctx.reconcile()
+            if update.late:
+                ctx.ask()
+                update.effects = ctx.finish()
+                return
             handler = self.router.resolve(ctx)
             if handler is None:
                 raise LookupError(f"no handler for {update.inbound!r} in {update.session.state}")

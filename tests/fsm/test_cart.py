@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from fsm.cart import MAX_LINES, MAX_QUANTITY, Cart, CartLine
-from fsm.config import Addon, Item
+from fsm.config import Addon, Item, Restaurant
 from fsm.errors import CartFull
 from tests.conftest import load_demo_config
 
@@ -141,3 +141,56 @@ def test_plain_round_trip_and_range_checks() -> None:
         CartLine.from_plain(["x", "X", [], [], 100, MAX_QUANTITY + 1])
     with pytest.raises(ValueError, match="out of range"):
         CartLine.from_plain(["x", "X", [], [], -1, 1])
+
+
+# --- reconciling with the menu (issue 14, item 1) ------------------------------------
+
+def luigis_with(diavola: Item | None, *,
+                sold_out: bool = False) -> tuple[Restaurant, frozenset[str]]:
+    """Luigi's with Diavola replaced (or removed), and the sold-out set."""
+    restaurant = load_demo_config().restaurant("luigis")
+    assert restaurant is not None
+    menu = tuple(category.model_copy(update={"items": tuple(
+        diavola if item.id == "diavola" else item for item in category.items
+        if item.id != "diavola" or diavola is not None)}) for category in restaurant.menu)
+    changed = restaurant.model_copy(update={"menu": menu})
+    # model_copy keeps cached lookups: rebuild them for the new menu.
+    for cached in ("_items", "_categories"):
+        changed.__dict__.pop(cached, None)
+    return changed, frozenset({"margherita"} if sold_out else ())
+
+
+def test_reconcile_against_an_unchanged_menu_changes_nothing() -> None:
+    cart = Cart()
+    cart.add(MARGHERITA, quantity=2)
+    cart.add(DIAVOLA, [CHEESE, NDUJA])
+    before = list(cart.lines)
+    restaurant, sold_out = luigis_with(DIAVOLA)
+    assert cart.reconcile(restaurant, sold_out) == []
+    assert cart.lines == before
+
+
+def test_reconcile_drops_removed_and_sold_out_items_and_reprices() -> None:
+    cart = Cart()
+    cart.add(MARGHERITA)
+    cart.add(DIAVOLA, [NDUJA], quantity=3)
+    dearer = DIAVOLA.model_copy(update={"price": 1300})
+    restaurant, sold_out = luigis_with(dearer, sold_out=True)
+    changes = cart.reconcile(restaurant, sold_out)
+    assert [(change.kind, change.before.item_id) for change in changes] == [
+        ("sold_out", "margherita"), ("price", "diavola")]
+    [line] = cart.lines
+    assert (line.unit_price, line.quantity) == (1300 + 200, 3)
+
+
+def test_reconcile_drops_a_removed_addon_and_merges_the_lines_that_become_one() -> None:
+    cart = Cart()
+    cart.add(DIAVOLA, quantity=2)
+    cart.add(DIAVOLA, [NDUJA], quantity=MAX_QUANTITY)
+    without_nduja = DIAVOLA.model_copy(update={"addons": (CHEESE,)})
+    restaurant, _ = luigis_with(without_nduja)
+    changes = cart.reconcile(restaurant)
+    assert [(change.kind, change.addons) for change in changes] == [
+        ("addons_removed", ("Nduja",))]
+    [line] = cart.lines
+    assert (line.key, line.unit_price, line.quantity) == ("diavola", 1200, MAX_QUANTITY)

@@ -64,9 +64,11 @@ async def confirm_order(ctx: Context) -> None:
     if session.order_type is None or session.payment_method is None:
         ctx.ask()
         return
-    if ctx.drop_sold_out():
-        # What is left must be confirmed again, or the order started over if nothing is.
-        await ctx.fire("show_menu" if session.cart.is_empty else "choose_payment")
+    if ctx.cart_changed:
+        # The menu changed the cart this message: what is left, as priced now, must be
+        # seen and confirmed again (reconcile already left an emptied cart's checkout).
+        if not session.cart.is_empty:
+            ctx.say("Please check your order again before confirming.")
         ctx.ask()
         return
     total, fee = order_total(session, restaurant)

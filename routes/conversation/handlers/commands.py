@@ -107,8 +107,6 @@ async def start_checkout(ctx: Context) -> None:
     session = ctx.session
     if session.state in States.CHECKOUT:
         ctx.say("You're already at checkout.")
-    elif ctx.drop_sold_out() and session.cart.is_empty:
-        ctx.say("Your cart is now empty. Add something else first.")
     elif session.cart.is_empty:
         ctx.say("Your cart is empty. Add something first.")
     elif not await ctx.fire("checkout"):
