@@ -13,7 +13,7 @@ from fsm.session import Session
 from fsm.states import States
 from routes.conversation.matching import Resolution, normalize, resolve_choice
 from routes.conversation.messages import Inbound, Outgoing, text, with_preamble
-from routes.conversation.questions import question_for
+from routes.conversation.questions import question_messages
 from storage.base import DraftRecord, OrderRecord, SessionKey
 
 
@@ -106,7 +106,8 @@ class Context:
 
     def ask(self) -> None:
         """Send the question of the current state."""
-        self.send(question_for(self.session, self.menu))
+        for message in question_messages(self.session, self.menu):
+            self.send(message)
 
     async def reconcile(self) -> bool:
         """Bring the stored cart and the item being added in line with the menu, once per message.

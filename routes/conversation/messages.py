@@ -2,21 +2,32 @@
 
 Outgoing messages are built only through the constructors here, which apply
 the WhatsApp Cloud API limits (Meta's "Messages" reference for the Cloud API:
-text body ≤ 4,096 characters; interactive body ≤ 1,024; ≤ 3 reply buttons with
-titles ≤ 20; list rows ≤ 10 with titles ≤ 24 and descriptions ≤ 72): texts are
-clipped with an ellipsis, counts and ids are checked, so nothing the bot
-builds can be rejected by Meta for its shape.
+text body ≤ 4,096 characters; interactive body ≤ 1,024 — Meta allows a list
+4,096, we keep every interactive body to 1,024; ≤ 3 reply buttons with titles
+≤ 20; list rows ≤ 10 with titles ≤ 24 and descriptions ≤ 72): counts and ids
+are checked, titles and descriptions clipped with an ellipsis, so nothing the
+bot builds can be rejected by Meta for its shape.
+
+A body the customer must read in full before deciding (an order summary, a
+long cart) is never clipped: :func:`split_body` sends it as text messages
+(split at line ends) followed by a short prompt carrying the buttons.
+
+Lengths are counted by :func:`wa_len` in UTF-16 code units, as WhatsApp's
+clients and Meta's validators (JavaScript and Java strings) count characters:
+an emoji outside the Basic Multilingual Plane (📍) counts 2, an accented letter
+1. That count is never below the count of code points, so a body within a
+limit by it is within the limit whichever way "characters" is read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
 TEXT_BODY_MAX: Final = 4096
 INTERACTIVE_BODY_MAX: Final = 1024
-LIST_BODY_MAX: Final = 4096
+LIST_BODY_MAX: Final = INTERACTIVE_BODY_MAX  # Meta: 4,096 for lists; we keep to 1,024
 HEADER_FOOTER_MAX: Final = 60
 BUTTON_TITLE_MAX: Final = 20
 BUTTON_ID_MAX: Final = 256
@@ -30,10 +41,48 @@ LIST_ROWS_MAX: Final = 10
 LIST_SECTIONS_MAX: Final = 10
 
 
+def wa_len(text: str) -> int:
+    """``text``'s length as WhatsApp counts it: UTF-16 code units (see the module's note)."""
+    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+
+
 def clip(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, ending in an ellipsis when cut."""
+    """``text`` cut to ``limit`` characters (:func:`wa_len`), ending in an ellipsis when cut."""
     text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+    if wa_len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    while wa_len(cut) > limit - 1:
+        cut = cut[:-1]
+    return cut.rstrip() + "…"
+
+
+def split_text(body: str, limit: int = TEXT_BODY_MAX) -> list[TextMessage]:
+    """``body`` as text messages of at most ``limit`` characters each, nothing dropped.
+
+    Split at line ends where it can, inside a line only when one line alone
+    is too long.
+    """
+    messages: list[str] = []
+    current = ""
+    for line in body.strip().split("\n"):
+        while wa_len(line) > limit:
+            head = line[:limit]
+            while wa_len(head) > limit:
+                head = head[:-1]
+            if current:
+                messages.append(current)
+                current = ""
+            messages.append(head)
+            line = line[len(head):]
+        candidate = f"{current}\n{line}" if current else line
+        if wa_len(candidate) > limit:
+            messages.append(current)
+            candidate = line
+        current = candidate
+    if current or not messages:
+        messages.append(current)
+    return [TextMessage(message) for message in messages]
 
 
 # --- inbound ---------------------------------------------------------------
@@ -177,11 +226,24 @@ def list_message(body: str, button: str, sections: Sequence[Section], *,
 def choice(body: str, options: Sequence[Option], *, button: str = "Choose") -> Outgoing:
     """Reply buttons when the options fit on buttons, otherwise a one-section list."""
     fits_buttons = len(options) <= BUTTONS_MAX and all(
-        len(option.title) <= BUTTON_TITLE_MAX and option.description is None
+        wa_len(option.title) <= BUTTON_TITLE_MAX and option.description is None
         for option in options)
     if fits_buttons:
         return buttons(body, options)
     return list_message(body, button, [Section(None, tuple(options))])
+
+
+def split_body(body: str, prompt: str, build: Callable[[str], Outgoing],
+               limit: int = INTERACTIVE_BODY_MAX) -> tuple[Outgoing, ...]:
+    """An interactive message with ``body``, or, when ``body`` is over ``limit``, the body as
+    text (:func:`split_text`) then the interactive message with the short ``prompt``.
+
+    ``build`` makes the interactive message from a body. For what the customer
+    must see whole before choosing: nothing is clipped.
+    """
+    if wa_len(body.strip()) <= limit:
+        return (build(body),)
+    return (*split_text(body), build(prompt))
 
 
 def options_of(message: Outgoing) -> tuple[Option, ...]:
@@ -201,7 +263,7 @@ def with_preamble(preamble: str, message: Outgoing) -> Outgoing:
         return text(f"{preamble}\n\n{message.body}")
     limit = LIST_BODY_MAX if isinstance(message, ListMessage) else INTERACTIVE_BODY_MAX
     body = f"{preamble}\n\n{message.body}"
-    if len(body) > limit:
+    if wa_len(body) > limit:
         raise ValueError("preamble does not fit")
     if isinstance(message, ButtonsMessage):
         return ButtonsMessage(body, message.buttons, message.header, message.footer)

@@ -23,6 +23,7 @@ from routes.conversation.messages import (
     choice,
     list_message,
     location_request,
+    split_body,
 )
 
 ORDER_TYPE_TITLES: Final = {"delivery": "Delivery", "pickup": "Pickup"}
@@ -130,7 +131,7 @@ def ask_addons(session: Session, restaurant: Restaurant) -> Outgoing:
                         "Extras", [Section("Extras", tuple(rows))])
 
 
-def ask_cart(session: Session, restaurant: Restaurant) -> Outgoing:
+def ask_cart(session: Session, restaurant: Restaurant) -> Asked:
     if session.cart.is_empty:
         return ask_category(session, restaurant)
     fixed = (Option("action:checkout", "Checkout"),
@@ -139,8 +140,10 @@ def ask_cart(session: Session, restaurant: Restaurant) -> Outgoing:
     removable = tuple(Option(f"remove:{line.key}", f"Remove {line.name}",
                              f"{line.quantity} × {line.title}")
                       for line in session.cart)[:LIST_ROWS_MAX - len(fixed)]
-    return list_message(f"Your cart:\n{render_cart(session, restaurant)}", "Options",
-                        [Section("Next", fixed), Section("Remove one", removable)])
+    sections = [Section("Next", fixed), Section("Remove one", removable)]
+    return split_body(f"Your cart:\n{render_cart(session, restaurant)}",
+                      "What would you like to do next?",
+                      lambda body: list_message(body, "Options", sections))
 
 
 def ask_address(session: Session, restaurant: Restaurant) -> Outgoing:
@@ -156,14 +159,19 @@ def ask_payment(session: Session, restaurant: Restaurant) -> Outgoing:
                   options[:LIST_ROWS_MAX], button="Payment")
 
 
-def ask_confirmation(session: Session, restaurant: Restaurant) -> Outgoing:
-    return buttons(f"Please check your order:\n{render_order_summary(session, restaurant)}",
-                   [Option("action:confirm", "Confirm order", keywords=("confirm", "yes")),
-                    Option("action:add_more", "Add more", keywords=("more",)),
-                    Option("action:cancel", "Cancel order", keywords=("no",))])
+def ask_confirmation(session: Session, restaurant: Restaurant) -> Asked:
+    # The whole summary is seen before the confirm button: as text first when it is long.
+    options = [Option("action:confirm", "Confirm order", keywords=("confirm", "yes")),
+               Option("action:add_more", "Add more", keywords=("more",)),
+               Option("action:cancel", "Cancel order", keywords=("no",))]
+    return split_body(f"Please check your order:\n{render_order_summary(session, restaurant)}",
+                      "Is your order above right?", lambda body: buttons(body, options))
 
 
-Question = Callable[[Session, Restaurant], Outgoing]
+# A question is one message, or several when a long body goes first as text; the
+# last message carries the options.
+Asked = Outgoing | tuple[Outgoing, ...]
+Question = Callable[[Session, Restaurant], Asked]
 
 QUESTIONS: Final[Mapping[str, Question]] = {
     States.CHOOSING_ORDER_TYPE: ask_order_type,
@@ -178,9 +186,15 @@ QUESTIONS: Final[Mapping[str, Question]] = {
 }
 
 
+def question_messages(session: Session, restaurant: Restaurant) -> tuple[Outgoing, ...]:
+    """Every message of the session's current question, in the order they are sent."""
+    asked = QUESTIONS[session.state](session, restaurant)
+    return asked if isinstance(asked, tuple) else (asked,)
+
+
 def question_for(session: Session, restaurant: Restaurant) -> Outgoing:
-    """The question of the session's current state."""
-    return QUESTIONS[session.state](session, restaurant)
+    """The question of the session's current state: the message carrying its options."""
+    return question_messages(session, restaurant)[-1]
 
 
 def _item_description(restaurant: Restaurant, price: int, description: str | None) -> str:

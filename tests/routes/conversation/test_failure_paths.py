@@ -12,7 +12,7 @@ from fsm.session import DELIVERY, Session
 from fsm.states import States
 from routes.conversation.dispatcher import FAILURE_REPLY
 from routes.conversation.messages import Outgoing
-from routes.conversation.questions import question_for
+from routes.conversation.questions import question_messages
 from storage.base import Changes, SessionKey, SessionStore
 from storage.codec import encode_snapshot
 from tests.conftest import Customer, FakeClock
@@ -56,12 +56,12 @@ async def test_a_handler_that_raises_leaves_no_half_added_cart_line(
 async def test_a_handler_that_raises_after_a_transition_leaves_the_stored_state(
         amira: Customer, monkeypatch: pytest.MonkeyPatch) -> None:
     await amira.tap("order_type:delivery")
-    def failing_in_browsing(session: Session, restaurant: Restaurant) -> Outgoing:
+    def failing_in_browsing(session: Session, restaurant: Restaurant) -> tuple[Outgoing, ...]:
         if session.state == States.BROWSING_ITEMS:
             raise RuntimeError("cannot build the item list")
-        return question_for(session, restaurant)
+        return question_messages(session, restaurant)
 
-    monkeypatch.setattr("routes.conversation.context.question_for", failing_in_browsing)
+    monkeypatch.setattr("routes.conversation.context.question_messages", failing_in_browsing)
     await amira.tap("category:pizza")  # moves to browsing_items, then fails to ask
     assert amira.text == FAILURE_REPLY
     stored = await stored_session(amira)

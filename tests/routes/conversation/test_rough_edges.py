@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from fsm.session import Session
-from fsm.states import States
 from storage.base import SessionKey, SessionStore
 from storage.codec import decode_snapshot
 from tests.conftest import Customer
