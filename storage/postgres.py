@@ -1,0 +1,294 @@
+"""A :class:`SessionStore` in a PostgreSQL database (asyncpg, a connection pool).
+
+Several processes may open one database; every guarantee of the roles
+rests on PostgreSQL's transactions, locks and constraints, never on state
+in one process (ids come from the database's sequences):
+
+* :meth:`PostgresStore.commit` — one transaction per commit, on one pooled
+  connection, ``synchronous_commit = on``; the conversation's advisory
+  lock orders its commits and so its outbox ids, the processed mark is an
+  ``UPDATE … WHERE processed_at IS NULL`` with its row count checked, order
+  moves read their orders ``FOR UPDATE`` (:mod:`storage.postgres_commit`);
+* :meth:`PostgresStore.accept_inbound` — ``INSERT … ON CONFLICT DO NOTHING
+  RETURNING``: of concurrent deliveries of one id, from any process,
+  exactly one gets it back as new;
+* :meth:`PostgresStore.record_status` — ``ON CONFLICT DO UPDATE … WHERE
+  excluded.rank > rank``: a status never moves backwards.
+
+Within one process, writes that share a conversation, an inbox message, an
+order or a restaurant's controls run in call order (:mod:`storage.postgres_order`);
+the others run side by side on the pool's connections.  Reads are single
+queries (:mod:`storage.postgres_read`, :mod:`storage.postgres_staff`).
+Connections, their settings and errors: :mod:`storage.postgres_connect`;
+the schema and ``bot.py db migrate``: :mod:`storage.postgres_schema`.
+
+What this store does not do yet is hand out work: every process reading
+:meth:`~storage.mail.InboxStorage.pending_inbound` or
+:meth:`~storage.mail.OutboxStorage.pending_outbound` sees the same rows.
+The commit's guards keep a message processed once even so, but running
+several ``serve`` on one database needs the claim-based processing and
+sender of issue 16, not built yet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Final, TypeVar
+
+import asyncpg
+
+from storage.base import Changes, InboxRecord, OutboxRecord, SessionKey, SessionStore
+from storage.errors import StorageError, StoreClosed
+from storage.postgres_commit import check_changes, write_changes
+from storage.postgres_connect import Connection, Database
+from storage.postgres_order import CallOrder, Turn
+from storage.postgres_schema import check_version, migrate
+from storage.postgres_staff import PostgresRestaurantSide
+
+__all__ = ["PostgresStore", "migrate_database"]
+
+T = TypeVar("T")
+
+MIN_SERVER: Final = (12, 0)
+PRUNE_CHUNK: Final = 2000
+
+ACCEPT: Final = """
+INSERT INTO inbox (message_id, restaurant_id, customer_id, phone_number_id, wa_id, user_id,
+                   sent_at, received_at, payload)
+SELECT r.message_id, r.restaurant_id, r.customer_id, r.phone_number_id, r.wa_id, r.user_id,
+       r.sent_at, r.received_at, r.payload
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+            $7::bigint[], $8::float8[], $9::bytea[]) WITH ORDINALITY
+     AS r(message_id, restaurant_id, customer_id, phone_number_id, wa_id, user_id, sent_at,
+          received_at, payload, n)
+ORDER BY r.n
+ON CONFLICT (message_id) DO NOTHING
+RETURNING message_id"""
+REMEMBER_IDENTITIES: Final = """
+INSERT INTO identities (user_id, wa_id) SELECT * FROM unnest($1::text[], $2::text[])
+ON CONFLICT (user_id) DO UPDATE SET wa_id = excluded.wa_id"""
+UPSERT_STATUS: Final = """
+INSERT INTO message_status (wamid, status, rank, updated_at) VALUES ($1, $2, $3, $4)
+ON CONFLICT (wamid) DO UPDATE
+SET status = excluded.status, rank = excluded.rank, updated_at = excluded.updated_at
+WHERE excluded.rank > message_status.rank
+RETURNING 1"""
+OUTBOX_SENT: Final = """
+UPDATE outbox SET state = 'sent', wamid = $2, finished_at = $3
+WHERE id = $1 AND state = 'pending'"""
+OUTBOX_RETRY: Final = """
+UPDATE outbox SET attempts = attempts + 1, not_before = $2, error = $3
+WHERE id = $1 AND state = 'pending'"""
+OUTBOX_FAILED: Final = """
+UPDATE outbox SET state = 'failed', attempts = attempts + 1, error = $2, finished_at = $3
+WHERE id = $1 AND state = 'pending'"""
+# Pruning walks the table in insertion order, a chunk per statement, and stops
+# at the first chunk reaching rows written after the cut-off (as SQLite's does).
+INBOX_SCAN: Final = "SELECT seq, received_at FROM inbox WHERE seq > $1 ORDER BY seq LIMIT $2"
+INBOX_PRUNE: Final = """
+WITH gone AS (DELETE FROM inbox WHERE seq > $1 AND seq <= $2 AND processed_at < $3
+              RETURNING 1)
+SELECT count(*) FROM gone"""
+OUTBOX_SCAN: Final = "SELECT id, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2"
+# Delivery statuses go with the message they describe.
+OUTBOX_PRUNE: Final = """
+WITH gone AS (DELETE FROM outbox
+              WHERE id > $1 AND id <= $2 AND state <> 'pending' AND finished_at < $3
+              RETURNING wamid),
+     statuses AS (DELETE FROM message_status
+                  WHERE wamid IN (SELECT wamid FROM gone WHERE wamid IS NOT NULL))
+SELECT count(*) FROM gone"""
+
+
+class PostgresStore(PostgresRestaurantSide, SessionStore):
+    """Conversations in the PostgreSQL database at ``url``; see the module docstring.
+
+    ``schema`` (lower-case letters, digits, ``_``) keeps the tables in that
+    PostgreSQL schema, created if missing; by default they go where the
+    connection's ``search_path`` puts them (``public``).  ``pool_size``
+    bounds the connections this process opens.  The URL's password is
+    never shown: not in ``repr``, not in an error.
+    """
+
+    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10) -> None:
+        self._database = Database(url, schema=schema, pool_size=pool_size)
+        self._order = CallOrder()
+        self._turnstile = asyncio.Lock()  # storage.postgres_commit: ids in start order
+        self._closing = False
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._database.safe_url!r}, schema={self._database.schema!r})"
+
+    @property
+    def url(self) -> str:
+        """The database's URL without its password."""
+        return self._database.safe_url
+
+    async def open(self) -> None:
+        database = self._database
+        if database.is_open:
+            raise StorageError(f"{database.safe_url} is already open")
+        await database.connect()
+        try:
+            async with database.pool().acquire() as connection:
+                version = connection.get_server_version()
+                if (version.major, version.minor) < MIN_SERVER:
+                    raise StorageError(f"PostgreSQL {'.'.join(map(str, MIN_SERVER))} or newer "
+                                       f"is needed; {database.safe_url} runs {version.major}."
+                                       f"{version.minor}")
+                before, _ = await migrate(connection, database.schema, only_if_missing=True)
+            check_version(before, database.safe_url)
+        except BaseException as exc:
+            await database.disconnect()
+            if isinstance(exc, asyncpg.PostgresError | OSError):
+                raise StorageError(f"opening {database.safe_url} failed: {exc}") from exc
+            raise
+
+    async def close(self) -> None:
+        if not self._database.is_open or self._closing:
+            return
+        self._closing = True
+        try:
+            await self._order.drain()
+            await self._database.disconnect()
+        finally:
+            self._closing = False
+
+    async def commit(self, changes: Changes) -> list[OutboxRecord]:
+        """Apply ``changes`` in one transaction; see :mod:`storage.postgres_commit`.
+
+        A caller cancelled while waiting does not withdraw its changes.
+        """
+        self._check_writable()
+        check_changes(changes)
+        if _nothing_to_write(changes):
+            return []
+        key = changes.key
+        claims: set[Hashable] = {("session", key)}
+        if changes.inbox_processed is not None:
+            claims.add(("inbox", changes.inbox_processed))
+        claims.update(("order", order.restaurant_id, order.reference) for order in changes.orders)
+        claims.update(("order", key.restaurant_id, move.reference)
+                      for move in changes.order_moves)
+        what = f"commit for {key}"
+
+        async def run() -> list[OutboxRecord]:
+            # Held from before the connection is taken (see storage.postgres_order); a
+            # retried transaction runs without it, its ids then in no particular order.
+            async with Turn(self._turnstile) as turn:
+                return await self._database.transaction(
+                    what, lambda connection: write_changes(connection, changes, turn))
+
+        self._check_writable()
+        return await self._order.run(frozenset(claims), run)
+
+    async def accept_inbound(self, records: Sequence[InboxRecord],
+                             identities: Sequence[tuple[str, str]] = ()) -> list[str]:
+        self._check_writable()
+        first_of_each: dict[str, InboxRecord] = {}
+        for record in records:
+            first_of_each.setdefault(record.message_id, record)
+        latest_pairs = dict(identities)  # a newer pair replaces an older one
+        if not first_of_each and not latest_pairs:
+            return []
+        accepted = list(first_of_each.values())
+
+        async def accept(connection: Connection) -> list[str]:
+            new: set[str] = set()
+            if accepted:
+                rows = await connection.fetch(
+                    ACCEPT, *(list(column) for column in zip(*(
+                        (r.message_id, r.key.restaurant_id, r.key.customer_id,
+                         r.phone_number_id, r.wa_id, r.user_id, r.sent_at, r.received_at,
+                         r.payload) for r in accepted), strict=True)))
+                new = {row[0] for row in rows}
+            if latest_pairs:
+                await connection.execute(REMEMBER_IDENTITIES, list(latest_pairs),
+                                         list(latest_pairs.values()))
+            return [message_id for message_id in first_of_each if message_id in new]
+
+        return await self._database.transaction(
+            f"accepting {len(accepted)} inbound messages", accept)
+
+    async def outbox_sent(self, outbox_id: int, wamid: str | None, at: float) -> None:
+        await self._statement(("outbox", outbox_id), f"marking outbox {outbox_id} sent",
+                              OUTBOX_SENT, outbox_id, wamid, at)
+
+    async def outbox_retry(self, outbox_id: int, not_before: float, error: str) -> None:
+        await self._statement(("outbox", outbox_id), f"delaying outbox {outbox_id}",
+                              OUTBOX_RETRY, outbox_id, not_before, error)
+
+    async def outbox_failed(self, outbox_id: int, error: str, at: float) -> None:
+        await self._statement(("outbox", outbox_id), f"marking outbox {outbox_id} failed",
+                              OUTBOX_FAILED, outbox_id, error, at)
+
+    async def record_status(self, wamid: str, status: str, rank: int, at: float) -> bool:
+        rows = await self._statement(("status", wamid), f"recording status {status} of {wamid}",
+                                     UPSERT_STATUS, wamid, status, rank, at)
+        return bool(rows)
+
+    async def delete_session(self, key: SessionKey) -> bool:
+        rows = await self._statement(
+            ("session", key), f"deleting {key}",
+            "DELETE FROM sessions WHERE restaurant_id = $1 AND customer_id = $2 RETURNING 1",
+            key.restaurant_id, key.customer_id)
+        return bool(rows)
+
+    async def prune_inbox(self, processed_before: float) -> int:
+        return await self._prune("pruning the inbox", INBOX_SCAN, INBOX_PRUNE, processed_before)
+
+    async def prune_outbox(self, finished_before: float) -> int:
+        return await self._prune("pruning the outbox", OUTBOX_SCAN, OUTBOX_PRUNE,
+                                 finished_before)
+
+    async def _prune(self, what: str, scan: str, prune: str, before: float) -> int:
+        self._check_writable()
+        pruned = 0
+        after = 0
+        while True:
+            rows = await self._fetch(what, scan, after, PRUNE_CHUNK)
+            if not rows:
+                return pruned
+            upto, newest = rows[-1]
+            [(count,)] = await self._fetch(what, prune, after, upto, before)
+            pruned += int(count)
+            if newest >= before:
+                return pruned
+            after = upto
+
+    async def _write(self, claims: frozenset[Hashable], what: str,
+                     work: Callable[[Connection], Awaitable[T]]) -> T:
+        """``work`` in one transaction, after the earlier writes of ``claims`` in this process."""
+        self._check_writable()
+        return await self._order.run(claims, lambda: self._database.transaction(what, work))
+
+    async def _statement(self, claim: Hashable, what: str, sql: str,
+                         *args: object) -> list[asyncpg.Record]:
+        async def run(connection: Connection) -> list[asyncpg.Record]:
+            return list(await connection.fetch(sql, *args))
+
+        return await self._write(frozenset({claim}), what, run)
+
+    def _check_writable(self) -> None:
+        if self._closing or not self._database.is_open:
+            raise StoreClosed(f"{self._database.safe_url} is not open")
+
+
+def _nothing_to_write(changes: Changes) -> bool:
+    return (changes.snapshot is None and changes.quarantine is None and not changes.orders
+            and not changes.drafts and changes.inbox_processed is None and not changes.outbox
+            and not changes.log and changes.conversation is None and not changes.order_moves)
+
+
+async def migrate_database(url: str, *, schema: str | None = None) -> tuple[int | None, int]:
+    """Create or upgrade the schema at ``url``: ``(version before or None, version now)``."""
+    database = Database(url, schema=schema, pool_size=1)
+    await database.connect()
+    try:
+        async with database.pool().acquire() as connection:
+            return await migrate(connection, schema)
+    except asyncpg.PostgresError as exc:
+        raise StorageError(f"migrating {database.safe_url} failed: {exc}") from exc
+    finally:
+        await database.disconnect()

@@ -1,0 +1,181 @@
+"""Reaching PostgreSQL: the URL (never logged with its password), the pool, errors, retries.
+
+:class:`Database` owns one asyncpg pool.  Every connection it opens is set
+up for the store's guarantees and for a stalled or vanished peer:
+
+* ``synchronous_commit = on`` — a commit returns once its WAL is flushed
+  (whatever the server's or database's default says);
+* ``idle_in_transaction_session_timeout`` — a process that stops in the
+  middle of a transaction (SIGSTOP, a hung event loop) loses its session
+  and so its row and advisory locks after :data:`IDLE_IN_TRANSACTION_MS`,
+  and the other instances go on;
+* TCP keepalives on the server's side (``tcp_keepalives_*``), so a client
+  host that vanished is noticed within about a minute rather than the
+  kernel's two hours; on a unix socket they do nothing;
+* ``search_path`` set to the store's schema, when it has one.
+
+:meth:`Database.transaction` runs a piece of work in one transaction on one
+connection and retries it, from the start, when PostgreSQL broke a deadlock
+or a serialization conflict by aborting it (nothing of it was written).
+Errors come back as :mod:`storage.errors`: :func:`explain` decides which.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any, Final, TypeAlias, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+import asyncpg.pool
+
+from storage.errors import (
+    AlreadyProcessed,
+    DuplicateOrderReference,
+    StorageError,
+    StoreClosed,
+    WriteRefused,
+)
+
+T = TypeVar("T")
+# What the pool lends (a proxy) or a connection of its own: either runs the store's SQL.
+Connection: TypeAlias = (
+    "asyncpg.pool.PoolConnectionProxy[asyncpg.Record] | asyncpg.Connection[asyncpg.Record]")
+
+URL_SCHEMES: Final = ("postgresql", "postgres")
+IDLE_IN_TRANSACTION_MS: Final = 30_000
+COMMAND_TIMEOUT_S: Final = 60.0
+RETRIES: Final = 5  # attempts of a transaction PostgreSQL aborted to break a deadlock
+SCHEMA_NAME: Final = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+# Raised by the inbox trigger (storage.postgres_schema) when a message is marked twice.
+ALREADY_PROCESSED_STATE: Final = "OBPRC"
+ORDER_REFERENCE_CONSTRAINT: Final = "orders_reference_unique"
+
+SERVER_SETTINGS: Final = {
+    "application_name": "orderbot",
+    "synchronous_commit": "on",
+    "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_MS),
+    "tcp_keepalives_idle": "30",
+    "tcp_keepalives_interval": "10",
+    "tcp_keepalives_count": "3",
+}
+
+
+def is_postgres_url(value: str) -> bool:
+    """Whether ``value`` names a PostgreSQL database (``postgresql://…`` or ``postgres://…``)."""
+    return value.split("://", 1)[0].lower() in URL_SCHEMES and "://" in value
+
+
+def redact_url(url: str) -> str:
+    """``url`` without its password (in the user part or a ``password=`` parameter)."""
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if "@" in netloc:
+            user, host = netloc.rsplit("@", 1)
+            netloc = f"{user.split(':', 1)[0]}@{host}"
+        query = urlencode([(name, "***" if name.lower() == "password" else value)
+                           for name, value in parse_qsl(parts.query, keep_blank_values=True)],
+                          safe="/")
+        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    except ValueError:
+        return "postgresql://(unreadable URL)"
+
+
+class Database:
+    """One pool of connections to ``url``; ``schema`` (checked) becomes the ``search_path``."""
+
+    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10) -> None:
+        if not is_postgres_url(url):
+            raise ValueError(f"not a PostgreSQL URL: {redact_url(url)}")
+        if schema is not None and not SCHEMA_NAME.fullmatch(schema):
+            raise ValueError(f"schema {schema!r}: use lower-case letters, digits and _")
+        if pool_size < 1:
+            raise ValueError(f"pool_size must be at least 1, not {pool_size}")
+        self._url = url
+        self.safe_url = redact_url(url)
+        self.schema = schema
+        self._pool_size = pool_size
+        self._pool: asyncpg.Pool | None = None
+
+    def __repr__(self) -> str:
+        return f"Database({self.safe_url!r}, schema={self.schema!r})"
+
+    @property
+    def is_open(self) -> bool:
+        return self._pool is not None
+
+    async def connect(self) -> None:
+        settings = dict(SERVER_SETTINGS)
+        if self.schema is not None:
+            settings["search_path"] = self.schema
+        try:
+            self._pool = await asyncpg.create_pool(
+                self._url, min_size=1, max_size=self._pool_size, server_settings=settings,
+                command_timeout=COMMAND_TIMEOUT_S)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            # The URL in the message is the redacted one; asyncpg's own text names no password.
+            raise StorageError(f"cannot connect to {self.safe_url}: {exc}") from None
+
+    async def disconnect(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise StoreClosed(f"{self.safe_url} is not open")
+        return self._pool
+
+    async def fetch(self, what: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+        """Rows of one autocommitted query (a read, or a write of one statement)."""
+        pool = self.pool()
+        try:
+            return list(await pool.fetch(sql, *args))
+        except Exception as exc:
+            raise explain(what, exc) from exc
+
+    async def transaction(self, what: str,
+                          work: Callable[[Connection], Awaitable[T]]) -> T:
+        """``work(connection)`` in one transaction, retried when PostgreSQL aborted it."""
+        pool = self.pool()
+        for attempt in range(1, RETRIES + 1):
+            try:
+                async with pool.acquire() as connection, connection.transaction():
+                    return await work(connection)
+            except (asyncpg.DeadlockDetectedError, asyncpg.SerializationError) as exc:
+                if attempt == RETRIES:
+                    raise StorageError(f"{what} failed {RETRIES} times: {exc}") from exc
+            except StorageError:
+                raise
+            except Exception as exc:
+                raise explain(what, exc) from exc
+        raise AssertionError("unreachable")
+
+
+def explain(what: str, exc: BaseException) -> StorageError:
+    """The :mod:`storage.errors` error for ``exc``, which failed ``what``.
+
+    A constraint or a value the database cannot hold is permanent
+    (:class:`WriteRefused`, or what it means: a duplicate order reference, a
+    message processed twice); anything else — the server gone, a timeout, a
+    full disk — is a :class:`StorageError` that a retry may get past.
+    """
+    if isinstance(exc, StorageError):
+        return exc
+    if isinstance(exc, asyncpg.UniqueViolationError) and (
+            exc.constraint_name == ORDER_REFERENCE_CONSTRAINT):
+        return DuplicateOrderReference(f"{what}: order reference already used in its "
+                                       f"restaurant ({exc.detail or exc})")
+    if isinstance(exc, asyncpg.PostgresError) and exc.sqlstate == ALREADY_PROCESSED_STATE:
+        return AlreadyProcessed(f"{what} failed: {exc}")
+    if isinstance(exc, asyncpg.IntegrityConstraintViolationError | asyncpg.DataError
+                  | ValueError | OverflowError):
+        # DataError (class 22): a NUL in text, a number out of range; ValueError:
+        # a value asyncpg cannot encode for its parameter (its client-side
+        # DataError, a string that is not UTF-8).
+        return WriteRefused(f"{what} refused: {exc!r}")
+    if isinstance(exc, asyncpg.InterfaceError) and "is closed" in str(exc):
+        return StoreClosed(f"{what}: the store was closed")
+    return StorageError(f"{what} failed: {exc!r}")

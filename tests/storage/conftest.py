@@ -1,0 +1,33 @@
+"""The throwaway PostgreSQL server the storage tests share (tests/storage/postgres_server.py).
+
+Started once per test run, on first use, and stopped at its end.  Without
+PostgreSQL's binaries the tests that need it are skipped, saying why —
+unless ``ORDERBOT_REQUIRE_POSTGRES`` is set (as ``.ci/run`` does), which
+makes a missing server an error rather than a silent skip.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.storage.postgres_server import REQUIRE_ENV, PostgresServer, find_binaries
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    bindir = find_binaries()
+    if bindir is None:
+        reason = ("PostgreSQL not found: no initdb/pg_ctl on PATH or under "
+                  "/usr/lib/postgresql/*/bin (apt-get install postgresql)")
+        if os.environ.get(REQUIRE_ENV):
+            pytest.fail(f"{reason}, and {REQUIRE_ENV} is set")
+        pytest.skip(reason)
+    server = PostgresServer(bindir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
