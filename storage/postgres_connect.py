@@ -35,7 +35,6 @@ from storage.errors import (
     DuplicateOrderReference,
     StorageError,
     StoreClosed,
-    WriteRefused,
 )
 
 T = TypeVar("T")
@@ -157,10 +156,11 @@ class Database:
 def explain(what: str, exc: BaseException) -> StorageError:
     """The :mod:`storage.errors` error for ``exc``, which failed ``what``.
 
-    A constraint or a value the database cannot hold is permanent
-    (:class:`WriteRefused`, or what it means: a duplicate order reference, a
-    message processed twice); anything else — the server gone, a timeout, a
-    full disk — is a :class:`StorageError` that a retry may get past.
+    A duplicate order reference and a message processed twice say so; a
+    constraint or a value the database cannot hold is a ``StorageError``
+    saying "refused" (the same write would be refused again); anything
+    else — the server gone, a timeout, a full disk — is a
+    :class:`StorageError` that a retry may get past.
     """
     if isinstance(exc, StorageError):
         return exc
@@ -175,7 +175,7 @@ def explain(what: str, exc: BaseException) -> StorageError:
         # DataError (class 22): a NUL in text, a number out of range; ValueError:
         # a value asyncpg cannot encode for its parameter (its client-side
         # DataError, a string that is not UTF-8).
-        return WriteRefused(f"{what} refused: {exc!r}")
+        return StorageError(f"{what} refused: {exc!r}")
     if isinstance(exc, asyncpg.InterfaceError) and "is closed" in str(exc):
         return StoreClosed(f"{what}: the store was closed")
     return StorageError(f"{what} failed: {exc!r}")
