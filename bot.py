@@ -4,6 +4,7 @@
     python bot.py sessions  list, show or reset stored conversations
     python bot.py diagram   the conversation's state diagram (mermaid, dot, svg, png)
     python bot.py serve     the WhatsApp Cloud API webhook server
+    python bot.py db        create or upgrade the schema (db migrate; PostgreSQL by URL)
 
 Only this module picks concrete backends and reads the environment.
 """
@@ -17,6 +18,7 @@ import logging
 import os
 import sys
 from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO, Final, TextIO
@@ -40,6 +42,8 @@ from storage.codec import decode_snapshot
 from storage.errors import StorageError
 from storage.lock import InstanceLock
 from storage.memory import MemoryStore
+from storage.postgres import PostgresStore, migrate_database
+from storage.postgres_connect import is_postgres_url, redact_url
 from storage.sqlite import SQLiteStore
 
 logger = logging.getLogger("orderbot")
@@ -71,8 +75,34 @@ def database_path(config_path: Path, config: AppConfig, db: str | None) -> Path:
 MEMORY_DB: Final = ":memory:"
 
 
-def open_store(db_path: Path) -> SessionStore:
-    """The SQLite store at ``db_path``; ``:memory:`` keeps nothing (benchmarks, demos)."""
+@dataclass(frozen=True)
+class DatabaseUrl:
+    """A PostgreSQL database, by URL; shown (logs, errors) without its password."""
+
+    url: str
+
+    def __str__(self) -> str:
+        return redact_url(self.url)
+
+
+def postgres_url(db: str | None, env: Mapping[str, str]) -> DatabaseUrl | None:
+    """``--db`` if it is a ``postgresql://`` URL, else ``ORDERBOT_DATABASE_URL`` unless
+    ``--db`` names a file; ``None``: SQLite."""
+    if db:
+        return DatabaseUrl(db) if is_postgres_url(db) else None
+    url = env.get("ORDERBOT_DATABASE_URL")
+    if not url:
+        return None
+    if not is_postgres_url(url):
+        raise UsageError("ORDERBOT_DATABASE_URL is not a postgresql:// URL")
+    return DatabaseUrl(url)
+
+
+def open_store(db_path: Path | DatabaseUrl) -> SessionStore:
+    """The store at ``db_path`` (PostgreSQL by URL, else a SQLite file); ``:memory:`` keeps
+    nothing (benchmarks, demos)."""
+    if isinstance(db_path, DatabaseUrl):
+        return PostgresStore(db_path.url)
     if str(db_path) != MEMORY_DB:
         return SQLiteStore(db_path)
     logger.warning("--db %s: conversations, inbox and outbox live in memory only and are "
@@ -200,16 +230,36 @@ def settings_from_environment(config: AppConfig, env: Mapping[str, str],
 
 
 @contextlib.asynccontextmanager
-async def locked_store(db_path: Path) -> AsyncIterator[SessionStore]:
-    """The store at ``db_path``, open, with the file's instance lock held throughout."""
+async def locked_store(db_path: Path | DatabaseUrl) -> AsyncIterator[SessionStore]:
+    """The store at ``db_path``, open, with a file's instance lock held throughout.
+
+    PostgreSQL takes no lock: its guarantees are the database's (storage/postgres.py).
+    """
     with contextlib.ExitStack() as held:
-        if str(db_path) != MEMORY_DB:
+        if isinstance(db_path, Path) and str(db_path) != MEMORY_DB:
             held.enter_context(InstanceLock(db_path))
         async with open_store(db_path) as store:
             yield store
 
 
-def serve(settings: Settings, db_path: Path, host: str, port: int) -> None:
+async def db_migrate(db: Path | DatabaseUrl, out: TextIO) -> None:
+    """``db migrate``: create or upgrade the schema (a SQLite file is upgraded when opened)."""
+    if isinstance(db, Path):
+        if str(db) == MEMORY_DB:
+            raise UsageError(f"--db {MEMORY_DB} keeps nothing to migrate")
+        async with SQLiteStore(db):
+            out.write(f"{db}: schema up to date (SQLite files are upgraded when opened)\n")
+        return
+    before, after = await migrate_database(db.url)
+    if before is None:
+        out.write(f"{db}: schema created at version {after}\n")
+    elif before == after:
+        out.write(f"{db}: schema already at version {after}\n")
+    else:
+        out.write(f"{db}: schema upgraded from version {before} to {after}\n")
+
+
+def serve(settings: Settings, db_path: Path | DatabaseUrl, host: str, port: int) -> None:
     tune_gc()
     logger.info("serving on http://%s:%d (database %s)", host, port, db_path)
     web.run_app(create_app(settings, partial(locked_store, db_path)), host=host, port=port,
@@ -253,11 +303,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd = commands.add_parser("serve", help="run the WhatsApp webhook server")
     serve_cmd.add_argument("-c", "--config", default="config.yaml", type=Path)
     serve_cmd.add_argument("--db", help="SQLite file (default: storage.path next to the config); "
-                           "':memory:' keeps nothing across restarts (benchmarks only)")
+                           "':memory:' keeps nothing across restarts (benchmarks only); "
+                           "postgresql://user@host:port/dbname (or ORDERBOT_DATABASE_URL)")
     serve_cmd.add_argument("--host", help="default: server.host in the config")
     serve_cmd.add_argument("--port", type=int, help="default: server.port in the config")
     serve_cmd.add_argument("--insecure-dev", action="store_true",
                            help="accept unsigned webhooks when WHATSAPP_APP_SECRET is unset")
+
+    db_cmd = commands.add_parser("db", help="create or upgrade the database's schema")
+    db_cmd.add_argument("action", choices=["migrate"])
+    db_cmd.add_argument("-c", "--config", default="config.yaml", type=Path)
+    db_cmd.add_argument("--db", help="postgresql://user@host:port/dbname (default: "
+                        "ORDERBOT_DATABASE_URL), or a SQLite file (default: storage.path)")
     return parser
 
 
@@ -271,6 +328,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         config = load_config(args.config)
         db_path = database_path(args.config, config, args.db)
+        url = postgres_url(args.db, os.environ)
+        if url is not None and args.command not in ("serve", "db"):
+            raise UsageError(f"{args.command} works on a SQLite file only so far: give "
+                             "--db FILE (or unset ORDERBOT_DATABASE_URL)")
+        if args.command == "db":
+            asyncio.run(db_migrate(url or db_path, sys.stdout))
+            return 0
         if args.command == "chat":
             restaurant = pick_restaurant(config, args.restaurant)
             asyncio.run(chat(config, db_path, restaurant, args.customer, sys.stdin, sys.stdout))
@@ -281,7 +345,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             # A line per trigger or request would drown what matters (and cost ~3% CPU).
             logging.getLogger("transitions").setLevel(logging.WARNING)
             settings = settings_from_environment(config, os.environ, args.insecure_dev)
-            serve(settings, db_path, args.host or config.server.host,
+            serve(settings, url or db_path, args.host or config.server.host,
                   args.port or config.server.port)
     except (UsageError, FsmError, StorageError) as exc:
         print(exc, file=sys.stderr)
