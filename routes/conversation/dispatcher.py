@@ -23,6 +23,7 @@ from routes.conversation.messages import Inbound, Outgoing, text
 from routes.conversation.middlewares import (
     Middleware,
     NextStep,
+    Notices,
     SessionExpiry,
     SessionLifecycle,
     Update,
@@ -61,6 +62,7 @@ class Dispatcher:
         self.controls = controls or ControlsCache(repository.store)
         self.middlewares: list[Middleware] = [
             self.lifecycle,
+            Notices(repository),  # before the gate: a number change moves even a paused chat
             BotGate(repository.store, self.controls),
             SessionExpiry(config.session.ttl_minutes * 60),
         ]

@@ -35,6 +35,11 @@ def inbound_text(inbound: Inbound) -> str:
         label = ", ".join(part for part in (pin.name, pin.address) if part)
         where = f"📍 {pin.latitude:.5f}, {pin.longitude:.5f}"
         return f"{where} {label}" if label else where
+    if inbound.kind == "notice":
+        return f"(WhatsApp notice: {inbound.choice_id or 'unknown'} {inbound.text})".replace(
+            " )", ")")
+    if inbound.text:
+        return f"(a {inbound.text} message the bot cannot read)"
     return "(a message the bot cannot read: media or another type)"
 
 

@@ -100,11 +100,15 @@ class Inbound:
     """One customer message, whatever channel it came from.
 
     ``kind`` is ``text`` (typed), ``choice`` (a tapped button or list row,
-    ``choice_id`` set, ``text`` its title), ``location``, or ``unsupported``
-    (images, voice notes… the flow cannot use).
+    ``choice_id`` set, ``text`` its title), ``location``, ``unsupported``
+    (images, voice notes… the flow cannot use; ``text`` names the channel's
+    type when known: ``voice``, ``audio``, ``image``, ``sticker``, ``video``,
+    ``document``, ``contacts``), or ``notice`` (something nobody typed, such
+    as WhatsApp announcing a number change: ``choice_id`` names it, e.g.
+    ``system:user_changed_number``, and ``text`` holds the new number).
     """
 
-    kind: Literal["text", "choice", "location", "unsupported"]
+    kind: Literal["text", "choice", "location", "unsupported", "notice"]
     text: str = ""
     choice_id: str | None = None
     location: Location | None = None

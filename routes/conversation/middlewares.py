@@ -200,3 +200,52 @@ class SessionExpiry:
                         update.key.restaurant_id, update.key.customer_id,
                         update.now - update.sent_at)
         await call_next(update)
+
+
+NUMBER_CHANGED: Final = "system:user_changed_number"
+
+
+class Notices:
+    """Notices nobody typed (WhatsApp's ``system`` messages, ``request_welcome``…): no reply,
+    no change to the cart; a number change moves the conversation to the new number.
+
+    Runs just inside :class:`SessionLifecycle`, so the notice is still marked
+    processed and logged in the old conversation's commit. The move is a
+    commit of its own, made first: the old number's state, cart and choices
+    become the new number's conversation (with its contact for staff
+    replies) unless the new number already has one, in which case that one
+    is kept. Then the old conversation starts over. A crash between the two
+    commits processes the notice again, which finds the new conversation
+    there and only clears the old one: the move happens once.
+    """
+
+    def __init__(self, repository: SessionRepository) -> None:
+        self.repository = repository
+
+    async def __call__(self, call_next: NextStep, update: Update) -> None:
+        if update.inbound.kind != "notice":
+            await call_next(update)
+            return
+        update.effects = Effects()  # never answered
+        new_id = update.inbound.text
+        if update.inbound.choice_id == NUMBER_CHANGED and new_id \
+                and new_id != update.key.customer_id:
+            await self._move(update, SessionKey(update.key.restaurant_id, new_id))
+
+    async def _move(self, update: Update, new_key: SessionKey) -> None:
+        session = update.session
+        assert session is not None
+        if await self.repository.store.load_snapshot(new_key) is None:
+            moved = Session.from_snapshot(session.to_snapshot())
+            contact = update.reply_via.contact if update.reply_via is not None else None
+            changes = Changes(key=new_key, updated_at=update.now)
+            changes.conversation = ConversationChange(
+                name=update.profile_name,
+                contact=None if contact is None else (contact[0], new_key.customer_id, None))
+            await self.repository.save(moved, changes)
+            logger.info("number change restaurant=%s: conversation moved from %s to %s",
+                        update.key.restaurant_id, update.key.customer_id, new_key.customer_id)
+        else:
+            logger.info("number change restaurant=%s: %s already has a conversation, kept",
+                        update.key.restaurant_id, new_key.customer_id)
+        session.start_over()

@@ -199,13 +199,40 @@ def _inbound(kind: str, content: object) -> Inbound | None:
         return Inbound.typed(label) if isinstance(label, str) else None
     if kind == "location":
         return _pin(content)
+    if kind in NOTICE_TYPES:  # nobody typed these: no reply, no cart change
+        return _notice(kind, content)
     tap_type = _get(content, "type")
     if kind != "interactive" or tap_type not in _TAPS:  # images, voice notes, flow replies…
-        return Inbound("unsupported")
+        # The type goes along so the bot can say what it cannot read ("voice" notes apart).
+        media = "voice" if kind == "audio" and _get(content, "voice") is True else kind
+        return Inbound("unsupported", text=media[:_TYPE_MAX])
     choice_id, title = _text(_get(content, tap_type, "id")), _get(content, tap_type, "title")
     if choice_id is None:
         return None
     return Inbound.tapped(choice_id, title if isinstance(title, str) else "")
+
+
+# Message types that are notices, not something the customer wrote or sent (Meta's
+# webhook reference, messages: "system" — a number or user id changed —, "request_welcome"
+# — a first chat opened —, "ephemeral", "order" — a catalogue cart, not our flow's).
+# Reactions are ignored above and never stored.
+NOTICE_TYPES: Final = frozenset(("system", "request_welcome", "ephemeral", "order"))
+NUMBER_CHANGED: Final = ("user_changed_number", "customer_changed_number")
+_TYPE_MAX: Final = 64  # a message or notice type as carried to the conversation
+
+
+def _notice(kind: str, content: object) -> Inbound:
+    """A notice: ``choice_id`` names it (``system:user_changed_number``), ``text`` carries the
+    new wa_id of a number change (digits only, else empty)."""
+    if kind != "system":
+        return Inbound("notice", choice_id=kind)
+    system_type = _text(_get(content, "type")) or "unknown"
+    new_wa_id = ""
+    if system_type in NUMBER_CHANGED:
+        wa_id = _text(_get(content, "wa_id")) or _text(_get(content, "new_wa_id")) or ""
+        new_wa_id = wa_id if wa_id.isascii() and wa_id.isdigit() else ""
+        system_type = NUMBER_CHANGED[0]
+    return Inbound("notice", text=new_wa_id, choice_id=f"system:{system_type}"[:_TYPE_MAX])
 
 
 def _contact_for(contacts: list[dict[str, Any]], wa_id: str | None,
