@@ -5,6 +5,8 @@
     python bot.py diagram   the conversation's state diagram (mermaid, dot, svg, png)
     python bot.py serve     the WhatsApp Cloud API webhook server
     python bot.py db        create or upgrade the schema (db migrate; PostgreSQL by URL)
+    python bot.py staff     add, list or revoke staff tokens for the API
+    python bot.py orders    list, show or move orders
 
 Only this module picks concrete backends and reads the environment.
 """
@@ -36,6 +38,7 @@ from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.flow import conversation_dispatcher
 from routes.diagram import GraphvizError, render_diagram
 from routes.settings import Settings
+from routes.staff import cli as staff_cli
 from routes.terminal import chat_loop
 from storage.base import SessionKey, SessionStore
 from storage.codec import decode_snapshot
@@ -226,7 +229,50 @@ def settings_from_environment(config: AppConfig, env: Mapping[str, str],
         verify_token=SecretStr(env.get("WHATSAPP_VERIFY_TOKEN", "")),
         access_token=SecretStr(env.get("WHATSAPP_ACCESS_TOKEN", "")),
         graph_url=env.get("WHATSAPP_GRAPH_URL") or config.whatsapp.graph_url,
+        admin_token=SecretStr(admin) if (admin := env.get("ORDERBOT_ADMIN_TOKEN")) else None,
     )
+
+
+async def staff_and_orders(config: AppConfig, db_path: Path, args: argparse.Namespace,
+                           env: Mapping[str, str], out: TextIO) -> None:
+    """``staff add|list|revoke`` and ``orders list|show|move`` (see routes/staff/cli.py)."""
+    restaurant = args.restaurant
+    if args.command == "orders" and args.action == "move" and args.url:
+        token = env.get("ORDERBOT_ADMIN_TOKEN") or env.get("ORDERBOT_TOKEN")
+        if not token or not args.reference or not args.status_to or not restaurant:
+            raise UsageError("orders move --url needs REFERENCE STATUS, --restaurant and "
+                             "ORDERBOT_ADMIN_TOKEN (or a staff token in ORDERBOT_TOKEN)")
+        await staff_cli.orders_move_remote(args.url, token, restaurant, args.reference,
+                                           args.status_to, args.reason, out)
+        return
+    needs = {("staff", "add"): ("restaurant", "name"),
+             ("staff", "revoke"): ("restaurant", "name"),
+             ("orders", "show"): ("restaurant", "reference"),
+             ("orders", "move"): ("restaurant", "reference", "status_to")}
+    missing = [name for name in needs.get((args.command, args.action), ())
+               if not getattr(args, name)]
+    if missing:
+        raise UsageError(f"{args.command} {args.action} needs "
+                         + ", ".join(name.replace("status_to", "STATUS") for name in missing))
+    with contextlib.ExitStack() as held:
+        if args.command == "orders" and args.action == "move":
+            held.enter_context(InstanceLock(db_path))  # serve caches and sends: stop it first
+        async with SQLiteStore(db_path) as store:
+            if args.command == "staff":
+                if args.action == "add":
+                    await staff_cli.staff_add(store, config, restaurant, args.name, out)
+                elif args.action == "list":
+                    await staff_cli.staff_list(store, restaurant, out)
+                else:
+                    await staff_cli.staff_revoke(store, config, restaurant, args.name, out)
+            elif args.action == "list":
+                await staff_cli.orders_list(store, config, restaurant, args.status, args.limit,
+                                            out)
+            elif args.action == "show":
+                await staff_cli.orders_show(store, config, restaurant, args.reference, out)
+            else:
+                await staff_cli.orders_move_local(store, config, restaurant, args.reference,
+                                                  args.status_to, args.reason, out)
 
 
 @contextlib.asynccontextmanager
@@ -300,6 +346,25 @@ def build_parser() -> argparse.ArgumentParser:
                              help="highlight the state of this customer's stored conversation")
     common(diagram_cmd)
 
+    staff_cmd = commands.add_parser("staff", help="staff tokens for the API (one restaurant "
+                                                  "each)")
+    staff_cmd.add_argument("action", choices=["add", "list", "revoke"])
+    common(staff_cmd)
+    staff_cmd.add_argument("--name", help="the staff member's name (add, revoke)")
+
+    orders_cmd = commands.add_parser("orders", help="list, show or move orders")
+    orders_cmd.add_argument("action", choices=["list", "show", "move"])
+    orders_cmd.add_argument("reference", nargs="?", help="order reference (show, move)")
+    orders_cmd.add_argument("status_to", nargs="?", metavar="STATUS",
+                            help="the status to move to (move)")
+    common(orders_cmd)
+    orders_cmd.add_argument("--status", help="only orders in this status (list)")
+    orders_cmd.add_argument("--limit", type=int, default=50, help="per restaurant (list)")
+    orders_cmd.add_argument("--reason", help="why, told to the customer (move to CANCELLED)")
+    orders_cmd.add_argument("--url", help="move through the running serve at this URL "
+                            "(token from ORDERBOT_ADMIN_TOKEN or ORDERBOT_TOKEN); without "
+                            "it, serve must be stopped")
+
     serve_cmd = commands.add_parser("serve", help="run the WhatsApp webhook server")
     serve_cmd.add_argument("-c", "--config", default="config.yaml", type=Path)
     serve_cmd.add_argument("--db", help="SQLite file (default: storage.path next to the config); "
@@ -340,6 +405,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(chat(config, db_path, restaurant, args.customer, sys.stdin, sys.stdout))
         elif args.command == "sessions":
             asyncio.run(sessions(config, db_path, args, sys.stdout))
+        elif args.command in ("staff", "orders"):
+            try:
+                asyncio.run(staff_and_orders(config, db_path, args, os.environ, sys.stdout))
+            except staff_cli.CommandError as exc:
+                raise UsageError(str(exc)) from exc
         elif args.command == "serve":
             logging.getLogger().setLevel(logging.INFO)
             # A line per trigger or request would drown what matters (and cost ~3% CPU).

@@ -1,7 +1,8 @@
 """The web application ``serve`` runs: ``create_app(settings, open_store)``.
 
-Mounted today: the WhatsApp webhook (``GET``/``POST /webhook``) and
-``GET /healthz``. Shared objects live under typed :class:`aiohttp.web.AppKey`
+Mounted: the WhatsApp webhook (``GET``/``POST /webhook``), ``GET /healthz``,
+the staff API under ``/api/v1`` with its live events, and ``GET /metrics``
+(:mod:`routes.staff`). Shared objects live under typed :class:`aiohttp.web.AppKey`
 keys; resources open and close in ``cleanup_ctx``, in order: the store, then
 the WhatsApp channel (Graph client, sender, inbox processor, upkeep).
 Handlers are module functions that read ``request.app[KEY]``.
@@ -18,8 +19,14 @@ from typing import Final
 from aiohttp import web
 
 from routes.conversation.flow import conversation_dispatcher
+from routes.conversation.gate import ControlsCache
 from routes.settings import Settings
-from routes.whatsapp.client import GraphClient
+from routes.staff import api as staff_api
+from routes.staff.auth import Authenticator
+from routes.staff.events import EventHub
+from routes.staff.hooks import ConversationHooks
+from routes.staff.metrics import METRICS, Metrics, TimedGraphClient, count_webhooks, serve_metrics
+from routes.staff.service import StaffService
 from routes.whatsapp.inbox import InboxProcessor
 from routes.whatsapp.sender import OutboxSender
 from routes.whatsapp.upkeep import maintain
@@ -40,14 +47,19 @@ _OPEN_STORE: Final[web.AppKey[StoreOpener]] = web.AppKey("open_store")
 
 def create_app(settings: Settings, open_store: StoreOpener) -> web.Application:
     """The ``serve`` application; nothing is opened until it starts."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES)
+    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[count_webhooks])
     app[SETTINGS] = settings
     app[_OPEN_STORE] = open_store
+    app[METRICS] = Metrics()
+    app[staff_api.EVENTS] = EventHub()
+    app.on_shutdown.append(_end_event_streams)
     app.cleanup_ctx.append(_storage)
     app.cleanup_ctx.append(_whatsapp)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/webhook", verify_webhook)
     app.router.add_post("/webhook", receive_webhook)
+    app.router.add_get("/metrics", serve_metrics)
+    staff_api.add_routes(app)
     return app
 
 
@@ -68,6 +80,10 @@ async def receive_webhook(request: web.Request) -> web.Response:
     return await request.app[WEBHOOK].receive(request)
 
 
+async def _end_event_streams(app: web.Application) -> None:
+    app[staff_api.EVENTS].close()
+
+
 async def _storage(app: web.Application) -> AsyncIterator[None]:
     async with app[_OPEN_STORE]() as store:
         app[STORE] = store
@@ -76,16 +92,28 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
 
 async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
     settings, store = app[SETTINGS], app[STORE]
-    async with GraphClient(settings.graph_url, settings.access_token) as graph:
+    metrics, hub = app[METRICS], app[staff_api.EVENTS]
+    async with TimedGraphClient(settings.graph_url, settings.access_token, metrics) as graph:
         sender = OutboxSender(store, graph, settings.clock)
-        dispatcher = conversation_dispatcher(settings.config, store, clock=settings.clock)
-        inbox = InboxProcessor(settings.config, store, dispatcher, on_committed=sender.enqueue)
+        # One cache of the switches and sold-out items: the staff API writes what the
+        # conversation reads.
+        controls = ControlsCache(store)
+        dispatcher = conversation_dispatcher(settings.config, store, clock=settings.clock,
+                                             controls=controls)
+        hooks = ConversationHooks(settings.config, hub, metrics, sender.enqueue)
+        hooks.install(dispatcher)
+        inbox = InboxProcessor(settings.config, store, dispatcher,
+                               on_committed=hooks.on_committed)
         secret = settings.app_secret
         app[SENDER], app[INBOX] = sender, inbox
         app[WEBHOOK] = WhatsAppWebhook(
             settings.config, store, inbox,
             app_secret=None if secret is None else secret.get_secret_value(),
             verify_token=settings.verify_token.get_secret_value(), clock=settings.clock)
+        app[staff_api.AUTHENTICATOR] = Authenticator(settings.admin_token, store)
+        app[staff_api.SERVICE] = StaffService(settings.config, store, controls, hub=hub,
+                                              deliver=sender.enqueue, clock=settings.clock)
+        metrics.attach(store, settings.config)
         await inbox.recover()
         sending = asyncio.create_task(sender.run(), name="outbox sender")
         upkeep = asyncio.create_task(maintain(settings.clock, store, inbox), name="upkeep")
@@ -95,6 +123,7 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
             # The server stopped accepting: finish the messages being processed
             # and the sends in flight; everything else is durable for the next start.
             upkeep.cancel()
+            metrics.detach()
             await inbox.stop()
             await sender.stop()
             await sending

@@ -19,7 +19,8 @@ class Settings:
     ``verify_token`` and ``access_token`` are pydantic secrets: ``repr`` and
     ``str`` show ``**********``, so a logged or printed ``Settings`` leaks
     nothing; ``get_secret_value()`` is the one way to read them. ``clock``
-    returns Unix seconds.
+    returns Unix seconds. ``admin_token`` (``ORDERBOT_ADMIN_TOKEN``) may use
+    the staff API for every restaurant; ``None``: only staff tokens work.
     """
 
     config: AppConfig
@@ -28,3 +29,4 @@ class Settings:
     access_token: SecretStr
     graph_url: str
     clock: Callable[[], float] = field(default=time.time)
+    admin_token: SecretStr | None = None

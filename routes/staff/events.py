@@ -1,0 +1,156 @@
+"""Live events per restaurant, as Server-Sent Events (``aiohttp-sse``).
+
+:meth:`EventHub.publish` is called only after the change it announces is
+committed. Each restaurant's events go to that restaurant's subscribers
+only. Ids are ``<boot>-<n>``: ``boot`` is random per process, ``n`` counts
+up. Each restaurant keeps its last ``capacity`` events, so a client
+reconnecting with ``Last-Event-ID`` gets what it missed; when that is gone
+(evicted, or the id is from another process life) it gets one ``reset``
+event instead, meaning "re-read everything", and live events after it.
+A client too slow to keep up is disconnected; it reconnects the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from aiohttp import web
+from aiohttp_sse import EventSourceResponse, sse_response
+
+DEFAULT_CAPACITY: Final = 1000
+QUEUE_LIMIT: Final = 1000
+PING_SECONDS: Final = 15.0
+RESET: Final = "reset"
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    seq: int
+    id: str
+    restaurant_id: str
+    kind: str
+    data: str  # JSON text
+
+
+@dataclass(slots=True, eq=False)  # hashed by identity: one per connected client
+class Subscription:
+    """One connected client: what it missed (``replay``), or ``reset``, then live events."""
+
+    restaurant_id: str
+    replay: list[Event]
+    reset: bool
+    queue: asyncio.Queue[Event | None] = field(
+        default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+
+
+class EventHub:
+    """Fans committed changes out to the connected clients of their restaurant."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY, boot: str | None = None) -> None:
+        self.boot = boot or secrets.token_hex(4)
+        self.capacity = capacity
+        self._seq = 0
+        self._recent: dict[str, deque[Event]] = {}
+        self._evicted: dict[str, int] = {}  # restaurant → seq of its newest evicted event
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    @property
+    def last_id(self) -> str:
+        return f"{self.boot}-{self._seq}"
+
+    def subscribers(self, restaurant_id: str) -> int:
+        return len(self._subscribers.get(restaurant_id, ()))
+
+    def publish(self, restaurant_id: str, kind: str, data: dict[str, Any]) -> Event:
+        """Announce ``kind`` (e.g. ``order.updated``) with ``data`` to the restaurant's clients."""
+        self._seq += 1
+        event = Event(self._seq, f"{self.boot}-{self._seq}", restaurant_id, kind,
+                      json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+        recent = self._recent.setdefault(restaurant_id, deque())
+        recent.append(event)
+        if len(recent) > self.capacity:
+            self._evicted[restaurant_id] = recent.popleft().seq
+        for subscription in list(self._subscribers.get(restaurant_id, ())):
+            try:
+                subscription.queue.put_nowait(event)
+            except asyncio.QueueFull:
+                self._drop(subscription)  # too slow: it reconnects and catches up
+        return event
+
+    def subscribe(self, restaurant_id: str, last_event_id: str | None) -> Subscription:
+        """Register a client (synchronously: nothing published can fall in between)."""
+        replay: list[Event] = []
+        reset = False
+        if last_event_id:
+            seq = self._seq_of(last_event_id)
+            if seq is None or seq < self._evicted.get(restaurant_id, 0):
+                reset = True
+            else:
+                replay = [e for e in self._recent.get(restaurant_id, ()) if e.seq > seq]
+        subscription = Subscription(restaurant_id, replay, reset)
+        self._subscribers.setdefault(restaurant_id, set()).add(subscription)
+        return subscription
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        self._subscribers.get(subscription.restaurant_id, set()).discard(subscription)
+
+    def close(self) -> None:
+        """End every stream (the server is stopping)."""
+        for subscriptions in self._subscribers.values():
+            for subscription in list(subscriptions):
+                self._drop(subscription)
+
+    def _drop(self, subscription: Subscription) -> None:
+        self.unsubscribe(subscription)
+        while not subscription.queue.empty():
+            subscription.queue.get_nowait()
+        subscription.queue.put_nowait(None)
+
+    def _seq_of(self, event_id: str) -> int | None:
+        """The sequence number of an id of this process life, else ``None``."""
+        boot, _, number = event_id.strip().rpartition("-")
+        if boot != self.boot or not number.isdigit():
+            return None
+        seq = int(number)
+        return seq if seq <= self._seq else None
+
+
+async def stream(request: web.Request, hub: EventHub, restaurant_id: str) -> web.StreamResponse:
+    """Serve ``GET …/events``: the missed events (or ``reset``), then live ones until gone."""
+    headers = {"Cache-Control": "no-store"}
+    async with sse_response(request, headers=headers, ping_interval=PING_SECONDS) as response:
+        subscription = hub.subscribe(restaurant_id, response.last_event_id)
+        try:
+            if subscription.reset:
+                await response.send(json.dumps({"last_id": hub.last_id}), id=hub.last_id,
+                                    event=RESET)
+            for event in subscription.replay:
+                await response.send(event.data, id=event.id, event=event.kind)
+            await _forward(response, subscription)
+        except ConnectionResetError:
+            pass
+        finally:
+            hub.unsubscribe(subscription)
+    return response
+
+
+async def _forward(response: EventSourceResponse, subscription: Subscription) -> None:
+    closed = asyncio.ensure_future(response.wait())  # the client went away (pings fail)
+    try:
+        while True:
+            getter = asyncio.ensure_future(subscription.queue.get())
+            done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
+            if getter not in done:
+                getter.cancel()
+                return
+            event = getter.result()
+            if event is None:
+                return
+            await response.send(event.data, id=event.id, event=event.kind)
+    finally:
+        closed.cancel()
