@@ -9,7 +9,12 @@ Hierarchy::
     ├── DuplicateOrderReference   a commit reuses an order reference of its restaurant
     ├── OrderStatusChanged        an order move whose from-status is no longer the order's
     ├── SnapshotTooLarge          a snapshot over the size limit (refused on write and read)
-    └── StoreClosed               the store was used after close()
+    ├── StoreClosed               the store was used after close()
+    └── WriteRefused              a write the store can never take (a value it cannot hold)
+
+:func:`is_permanent` tells a refusal that the same write would meet again
+(retrying is pointless) from a store that cannot write right now (disk
+full, locked by another process: retry later).
 """
 
 
@@ -56,3 +61,17 @@ class OrderStatusChanged(StorageError):
         self.expected = expected
         self.current = current
         super().__init__(f"order {reference} is {current}, not {expected}")
+
+
+class WriteRefused(StorageError):
+    """The store refused this write for good: a value it cannot hold, a constraint it breaks.
+
+    The store itself is fine and the writes committed beside it were not
+    affected; the same write would be refused again, so it is not retried.
+    """
+
+
+def is_permanent(error: StorageError) -> bool:
+    """Whether the same write would fail the same way (retrying cannot help)."""
+    return isinstance(error, WriteRefused | SnapshotTooLarge | DuplicateOrderReference
+                      | CorruptSnapshot)

@@ -21,6 +21,16 @@ kind (rows are written in batch order), or by kinds whose place in the
 statement order cannot change the result (an insert-if-absent before an
 update).  Units writing one row with kinds that could be reordered share a
 *claim* (a conversation, an outbox row) and never share a batch.
+
+A batch that fails is judged by its error.  A store that cannot write
+(disk full, locked by another process, I/O: :func:`is_transient`) fails
+every unit of the batch with a :class:`~storage.errors.StorageError`, at
+once: each would meet the same wall, and redoing them one by one would
+wait out the busy timeout once per unit.  Any other failure (a constraint,
+a value SQLite refuses, a string that cannot be encoded while binding) is
+one unit's fault: the units are redone one by one, so that the faulty one
+alone fails, with :class:`~storage.errors.WriteRefused` (permanent: never
+retried), and its neighbours commit.
 """
 
 from __future__ import annotations
@@ -35,8 +45,8 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Generic, TypeAlias, TypeVar
 
-from storage.errors import StorageError, StoreClosed
-from storage.sqlite_schema import Operation, Params, Statement
+from storage.errors import StorageError, StoreClosed, WriteRefused
+from storage.sqlite_statement import Operation, Params, Statement
 from storage.sqlite_thread import DatabaseThread
 
 logger = logging.getLogger(__name__)
@@ -77,10 +87,28 @@ class Unit(Generic[T]):
     explain: Callable[[sqlite3.Error], StorageError] | None = None
     done: asyncio.Future[T] = field(init=False)
 
-    def error(self, exc: sqlite3.Error) -> StorageError:
-        if self.explain is not None:
-            return self.explain(exc)
-        return StorageError(f"{self.label} failed: {exc}")
+    def error(self, exc: Exception) -> StorageError:
+        """The caller's error for ``exc``, which failed this unit alone."""
+        explained = None
+        if self.explain is not None and isinstance(exc, sqlite3.Error):
+            explained = self.explain(exc)
+        if is_transient(exc):
+            return explained or StorageError(f"{self.label} failed: {exc}")
+        if explained is not None and type(explained) is not StorageError:
+            return explained  # already says what was refused (a duplicate reference, say)
+        return WriteRefused(f"{self.label} refused: {exc!r}")
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether ``exc`` says the store cannot write now (disk full, locked, I/O).
+
+    sqlite3 raises OperationalError for SQLITE_FULL, BUSY, LOCKED, IOERR and
+    the like, and DatabaseError itself for a damaged file; constraints,
+    values it refuses (IntegrityError, DataError, InterfaceError) and errors
+    raised while binding parameters (UnicodeEncodeError, OverflowError)
+    belong to one write and would recur.
+    """
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
 
 
 class GroupCommitWriter:
@@ -180,18 +208,34 @@ class GroupCommitWriter:
         async with self.lock:
             try:
                 outcomes = await self._transaction(batch)
-            except sqlite3.Error as exc:
-                # Redo each unit alone so only the faulty one fails (a lone unit
-                # gets a second try, which also rides out a transient error).
-                logger.warning("group commit of %d units failed (%s); retrying one by one",
+            except StorageError:
+                raise  # the store is closed: _write_forever fails the batch
+            except Exception as exc:
+                if is_transient(exc):
+                    # The store cannot write: every unit would fail the same way.
+                    logger.warning("group commit of %d units failed: %s", len(batch), exc)
+                    for unit in batch:
+                        _fail(unit, unit.error(exc), exc)
+                    return
+                # One unit's fault: redo each alone so only the faulty one fails.
+                logger.warning("group commit of %d units failed (%r); redoing them one by one",
                                len(batch), exc)
-                for unit in batch:
-                    try:
-                        outcomes = await self._transaction([unit])
-                    except sqlite3.Error as unit_exc:
-                        _fail(unit, unit.error(unit_exc), unit_exc)
-                    else:
-                        self._settle(outcomes)
+                await self._one_by_one(batch)
+            else:
+                self._settle(outcomes)
+
+    async def _one_by_one(self, batch: list[Unit[Any]]) -> None:
+        for unit in batch:
+            try:
+                outcomes = await self._transaction([unit])
+            except StorageError as unit_exc:
+                _fail(unit, unit_exc, None)
+            except Exception as unit_exc:
+                error = unit.error(unit_exc)
+                if not is_transient(unit_exc):
+                    logger.error("%s refused for good, its batch went on: %r",
+                                 unit.label, unit_exc)
+                _fail(unit, error, unit_exc)
             else:
                 self._settle(outcomes)
 
