@@ -91,7 +91,9 @@ class Notification:
     ``identities`` holds ``(user_id, wa_id)`` pairs seen together in contacts,
     messages or statuses, so that one person keeps one conversation whichever
     id a later message carries. ``ignored`` says, one note per element, what
-    was skipped and why.
+    was skipped and why; ``rejected`` names the messages, statuses and
+    contacts dropped because a value in them could not be stored (an id
+    that is not valid Unicode or too long, a timestamp out of range).
     """
 
     messages: tuple[InboundMessage, ...]
@@ -99,3 +101,4 @@ class Notification:
     errors: tuple[WebhookError, ...]
     identities: tuple[tuple[str, str], ...]
     ignored: tuple[str, ...]
+    rejected: tuple[str, ...] = ()

@@ -7,6 +7,16 @@ restaurants, Meta: WhatsApp Cloud API webhook reference). It never raises on the
 element it cannot use is skipped and described in ``Notification.ignored``,
 because an exception would become a 5xx that Meta re-delivers for 7 days
 (Meta: webhooks, retries for up to 7 days).
+
+Every value that is stored or reaches a conversation is checked here, at the
+edge, against what storage can hold: an id (message, sender, contact,
+status) must be valid Unicode (encodable as UTF-8: no lone surrogate such as
+``"\\ud800"``, which JSON's escapes can carry) and at most
+:data:`ID_MAX` characters, or the message or status carrying it is dropped
+(noted in ``Notification.rejected``); a timestamp must be below 10**18.
+What a customer wrote is kept, bounded: lone surrogates become U+FFFD and
+texts are cut to WhatsApp's 4,096 characters, pin names and addresses to
+300 like typed addresses, so no value can outgrow a conversation snapshot.
 """
 
 from __future__ import annotations
@@ -14,7 +24,7 @@ from __future__ import annotations
 import math
 from typing import Any, Final
 
-from routes.conversation.messages import Inbound, Location
+from routes.conversation.messages import TEXT_BODY_MAX, Inbound, Location
 from routes.whatsapp.notification import (
     InboundMessage,
     Notification,
@@ -28,6 +38,17 @@ _TAPS: Final = ("button_reply", "list_reply")
 # Unix seconds have 10 digits until the year 2286; the bound keeps int() from
 # raising on an absurd string (Python refuses to parse over 4300 digits).
 _TIMESTAMP_DIGITS_MAX: Final = 18
+_TIMESTAMP_MAX: Final = 10**_TIMESTAMP_DIGITS_MAX  # far below SQLite's 2**63
+ID_MAX: Final = 256  # wamids, phone numbers and user ids are far shorter
+PIN_LABEL_MAX: Final = 300  # as a typed address (handlers.checkout.ADDRESS_MAX_LENGTH)
+TITLE_MAX: Final = 256  # a tapped button's or row's title (ours are at most 24)
+NAME_MAX: Final = 256  # a profile name
+NOTE_MAX: Final = 1024  # an error's title or details, logged only
+_CODE_MAX: Final = 2**63
+
+
+class _Invalid(Exception):
+    """A value storage could not hold: the element carrying it is dropped."""
 
 
 def parse_notification(body: object) -> Notification:
@@ -46,6 +67,7 @@ def parse_notification(body: object) -> Notification:
         errors=tuple(reader.errors),
         identities=tuple(reader.identities),
         ignored=tuple(reader.ignored),
+        rejected=tuple(reader.rejected),
     )
 
 
@@ -58,6 +80,7 @@ class _Reader:
         self.errors: list[WebhookError] = []
         self.identities: dict[tuple[str, str], None] = {}  # ordered set
         self.ignored: list[str] = []
+        self.rejected: list[str] = []  # dropped for a value storage could not hold
 
     def items(self, container: dict[str, Any], key: str, where: str) -> list[Any]:
         value = container.get(key)
@@ -88,10 +111,17 @@ class _Reader:
             return
         phone_number_id = _text(_get(value, "metadata", "phone_number_id"))
         where = f"{where}.value"
-        contacts = [contact for contact in self.items(value, "contacts", where)
-                    if isinstance(contact, dict)]
-        for contact in contacts:
-            self.pair(_text(contact.get("user_id")), _text(contact.get("wa_id")))
+        contacts: list[dict[str, Any]] = []
+        for index, contact in enumerate(self.items(value, "contacts", where)):
+            if not isinstance(contact, dict):
+                continue
+            try:
+                user_id, wa_id = _id(contact, "user_id"), _id(contact, "wa_id")
+            except _Invalid as invalid:
+                self.rejected.append(f"{where}.contacts[{index}]: {invalid}")
+                continue
+            contacts.append(contact)
+            self.pair(user_id, wa_id)
         for index, message in enumerate(self.items(value, "messages", where)):
             self.message(f"{where}.messages[{index}]", message, phone_number_id, contacts)
         for index, status in enumerate(self.items(value, "statuses", where)):
@@ -103,7 +133,14 @@ class _Reader:
         if not isinstance(message, dict):
             self.ignored.append(f"{where} is not an object")
             return
-        message_id = _text(message.get("id"))
+        try:
+            self.valid_message(where, message, phone_number_id, contacts)
+        except _Invalid as invalid:
+            self.rejected.append(f"{where}: {invalid}; message dropped")
+
+    def valid_message(self, where: str, message: dict[str, Any], phone_number_id: str | None,
+                      contacts: list[dict[str, Any]]) -> None:
+        message_id = _id(message, "id")
         if message_id is None:
             self.ignored.append(f"{where} has no id")
             return
@@ -116,7 +153,7 @@ class _Reader:
         if phone_number_id is None:
             self.ignored.append(f"{where}: no metadata.phone_number_id to route it by")
             return
-        wa_id, user_id = _text(message.get("from")), _text(message.get("from_user_id"))
+        wa_id, user_id = _id(message, "from"), _id(message, "from_user_id")
         contact = _contact_for(contacts, wa_id, user_id)
         if contact is not None:
             wa_id = wa_id or _text(contact.get("wa_id"))
@@ -126,8 +163,8 @@ class _Reader:
             return
         timestamp = _timestamp(message.get("timestamp"))
         if timestamp is None:
-            self.ignored.append(f"{where}: timestamp {message.get('timestamp')!r} is not "
-                                "Unix seconds")
+            self.ignored.append(f"{where}: timestamp {_shown(message.get('timestamp'))} is "
+                                "not Unix seconds below 10**18")
             return
         inbound = _inbound(kind, message.get(kind))
         if inbound is None:
@@ -143,21 +180,26 @@ class _Reader:
             type=kind,
             inbound=inbound,
             context_id=_text(_get(message, "context", "id")),
-            profile_name=_text(_get(contact, "profile", "name")),
+            profile_name=_content(_get(contact, "profile", "name"), NAME_MAX) or None,
         ))
 
     def status(self, where: str, status: object, phone_number_id: str | None) -> None:
         if not isinstance(status, dict):
             self.ignored.append(f"{where} is not an object")
             return
-        message_id, state = _text(status.get("id")), _text(status.get("status"))
+        try:
+            message_id, state = _id(status, "id"), _id(status, "status")
+            recipient_id = _id(status, "recipient_id")
+            recipient_user_id = _id(status, "recipient_user_id")
+        except _Invalid as invalid:
+            self.rejected.append(f"{where}: {invalid}; status dropped")
+            return
         timestamp = _timestamp(status.get("timestamp"))
         if phone_number_id is None or message_id is None or state is None or timestamp is None:
             self.ignored.append(f"{where}: needs id, status, timestamp and "
                                 "metadata.phone_number_id")
             return
-        recipient_id = _text(status.get("recipient_id"))
-        self.pair(_text(status.get("recipient_user_id")), recipient_id)
+        self.pair(recipient_user_id, recipient_id)
         errors = status.get("errors")
         codes = [_code(error) for error in errors] if isinstance(errors, list) else []
         self.statuses.append(StatusUpdate(
@@ -178,8 +220,9 @@ class _Reader:
             self.errors.append(WebhookError(
                 phone_number_id=phone_number_id,
                 code=_code(error),
-                title=_text(error.get("title")) or _text(error.get("message")) or "",
-                details=_text(_get(error, "error_data", "details")),
+                title=(_content(error.get("title"), NOTE_MAX)
+                       or _content(error.get("message"), NOTE_MAX)),
+                details=_content(_get(error, "error_data", "details"), NOTE_MAX) or None,
             ))
 
     def pair(self, user_id: str | None, wa_id: str | None) -> None:
@@ -191,12 +234,12 @@ def _inbound(kind: str, content: object) -> Inbound | None:
     """A message as the flow reads it; None when its content is malformed."""
     if kind == "text":
         body = _get(content, "body")
-        return Inbound.typed(body) if isinstance(body, str) else None
+        return Inbound.typed(_content(body, TEXT_BODY_MAX)) if isinstance(body, str) else None
     if kind == "button":
         # A template quick reply: its payload is the template's, not one of
         # our option ids, so the button's text is read as typed.
         label = _get(content, "text")
-        return Inbound.typed(label) if isinstance(label, str) else None
+        return Inbound.typed(_content(label, TEXT_BODY_MAX)) if isinstance(label, str) else None
     if kind == "location":
         return _pin(content)
     if kind in NOTICE_TYPES:  # nobody typed these: no reply, no cart change
@@ -206,10 +249,10 @@ def _inbound(kind: str, content: object) -> Inbound | None:
         # The type goes along so the bot can say what it cannot read ("voice" notes apart).
         media = "voice" if kind == "audio" and _get(content, "voice") is True else kind
         return Inbound("unsupported", text=media[:_TYPE_MAX])
-    choice_id, title = _text(_get(content, tap_type, "id")), _get(content, tap_type, "title")
+    choice_id = _text(_get(content, tap_type, "id"))  # none of ours is invalid or over ID_MAX
     if choice_id is None:
         return None
-    return Inbound.tapped(choice_id, title if isinstance(title, str) else "")
+    return Inbound.tapped(choice_id, _content(_get(content, tap_type, "title"), TITLE_MAX))
 
 
 # Message types that are notices, not something the customer wrote or sent (Meta's
@@ -257,8 +300,9 @@ def _pin(content: object) -> Inbound | None:
     longitude = _coordinate(_get(content, "longitude"), 180)
     if latitude is None or longitude is None:
         return None
-    return Inbound.pin(Location(latitude, longitude, _text(_get(content, "name")),
-                                _text(_get(content, "address"))))
+    return Inbound.pin(Location(latitude, longitude,
+                                _content(_get(content, "name"), PIN_LABEL_MAX) or None,
+                                _content(_get(content, "address"), PIN_LABEL_MAX) or None))
 
 
 def _get(value: object, *path: str) -> Any:
@@ -271,8 +315,51 @@ def _get(value: object, *path: str) -> Any:
 
 
 def _text(value: object) -> str | None:
-    """A non-empty string, else None: an empty id is as good as no id."""
-    return value if isinstance(value, str) and value else None
+    """A non-empty string storage can hold (see :func:`_id`), else None."""
+    if not isinstance(value, str) or not value or len(value) > ID_MAX:
+        return None
+    return value if _encodable(value) else None
+
+
+def _id(container: dict[str, Any], key: str) -> str | None:
+    """``container[key]`` as an id: None when absent, not a string or empty.
+
+    Raises :class:`_Invalid` for a string storage could not hold (not
+    encodable as UTF-8, or over :data:`ID_MAX` characters).
+    """
+    value = container.get(key)
+    if not isinstance(value, str) or not value:
+        return None
+    if len(value) > ID_MAX:
+        raise _Invalid(f"{key} is {len(value)} characters, over {ID_MAX}")
+    if not _encodable(value):
+        raise _Invalid(f"{key} {_shown(value)} is not valid Unicode")
+    return value
+
+
+def _content(value: object, limit: int) -> str:
+    """What a customer (or Meta) wrote, made storable: lone surrogates become U+FFFD,
+    then it is cut to ``limit`` characters; "" for anything but a string."""
+    if not isinstance(value, str):
+        return ""
+    value = value[:limit]
+    if not _encodable(value):
+        value = value.encode("utf-16", "surrogatepass").decode("utf-16", "replace")[:limit]
+    return value
+
+
+def _encodable(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(value: object) -> str:
+    """``value`` for a log line: escaped (repr) and short."""
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def _coordinate(value: object, bound: float) -> float | None:
@@ -284,13 +371,15 @@ def _coordinate(value: object, bound: float) -> float | None:
 
 def _code(error: object) -> int | None:
     code = _get(error, "code")
-    return code if isinstance(code, int) and not isinstance(code, bool) else None
+    if not isinstance(code, int) or isinstance(code, bool):
+        return None
+    return code if -_CODE_MAX < code < _CODE_MAX else None
 
 
 def _timestamp(value: object) -> int | None:
     """Unix seconds, sent by Meta as a string of digits (Meta's webhook reference)."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if value >= 0 else None
+        return value if 0 <= value < _TIMESTAMP_MAX else None
     if (isinstance(value, str) and value.isascii() and value.isdigit()
             and len(value) <= _TIMESTAMP_DIGITS_MAX):
         return int(value)
