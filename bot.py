@@ -25,7 +25,6 @@ from functools import partial
 from pathlib import Path
 from typing import BinaryIO, Final, TextIO
 
-from aiohttp import web
 from pydantic import SecretBytes, SecretStr
 
 from fsm.config import AppConfig, Restaurant, parse_config
@@ -37,6 +36,7 @@ from routes.app import create_app, tune_gc
 from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.flow import conversation_dispatcher
 from routes.diagram import GraphvizError, render_diagram
+from routes.server import run as run_server
 from routes.settings import Settings
 from routes.staff import cli as staff_cli
 from routes.terminal import chat_loop
@@ -223,6 +223,13 @@ def settings_from_environment(config: AppConfig, env: Mapping[str, str],
     if not secret:
         logger.warning("INSECURE: --insecure-dev given and WHATSAPP_APP_SECRET unset; "
                        "webhook signatures are NOT checked. Never run like this in production.")
+    if not env.get("WHATSAPP_VERIFY_TOKEN"):
+        logger.warning("WHATSAPP_VERIFY_TOKEN is not set: Meta's verification of the webhook "
+                       "(GET /webhook) will fail, so Meta cannot be pointed at this server")
+    if not env.get("WHATSAPP_ACCESS_TOKEN"):
+        logger.warning("WHATSAPP_ACCESS_TOKEN is not set: Graph will refuse every reply; "
+                       "replies are kept pending and /healthz answers 503 until a restart "
+                       "with a token")
     return Settings(
         config=config,
         app_secret=SecretBytes(secret.encode()) if secret else None,
@@ -308,8 +315,9 @@ async def db_migrate(db: Path | DatabaseUrl, out: TextIO) -> None:
 def serve(settings: Settings, db_path: Path | DatabaseUrl, host: str, port: int) -> None:
     tune_gc()
     logger.info("serving on http://%s:%d (database %s)", host, port, db_path)
-    web.run_app(create_app(settings, partial(locked_store, db_path)), host=host, port=port,
-                print=None, access_log=None, handle_signals=True, shutdown_timeout=10)
+    # The server's limits (a request must arrive within 10 s, at most 512
+    # connections open) and graceful shutdown: routes/server.py.
+    run_server(create_app(settings, partial(locked_store, db_path)), host=host, port=port)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -64,9 +64,16 @@ def create_app(settings: Settings, open_store: StoreOpener) -> web.Application:
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """``200 ok`` once the database is open, ``503 starting`` before."""
+    """``200 ok`` once the database is open, ``503 starting`` before.
+
+    503 with the reason while the sender cannot send (Graph rejected the
+    access token): the operator's to fix.
+    """
     if STORE not in request.app:
         return web.Response(status=503, text="starting")
+    sender = request.app.get(SENDER)
+    if sender is not None and sender.problem is not None:
+        return web.Response(status=503, text=sender.problem)
     return web.Response(text="ok")
 
 

@@ -69,6 +69,10 @@ class FakeGraph:
         self._script: deque[_ScriptedFailure] = deque()
         self._read_script: deque[_ScriptedFailure] = deque()
         self._changed = asyncio.Condition()
+        # When set, only "Bearer <required_token>" is accepted: any other token is
+        # answered 401 with Meta's code 190, as an expired or wrong token is.
+        self.required_token: str | None = None
+        self.token_rejections = 0  # requests answered 401 for their token
 
     def fail_next(self, times: int, code: int, http_status: int = 400) -> None:
         """Answer the next ``times`` message sends with Meta's error ``code``."""
@@ -129,6 +133,9 @@ class FakeGraph:
             return _error(400, 100, "(#100) Invalid parameter")
         if not (authorization or "").startswith("Bearer "):
             return _error(401, 190, "Error validating access token")
+        if self.required_token is not None and authorization != f"Bearer {self.required_token}":
+            self.token_rejections += 1
+            return _error(401, 190, "Error validating access token: Session has expired")
         recorded = RecordedRequest(phone_number_id, body, authorization)
         if body.get("status") == "read":
             if self._read_script:

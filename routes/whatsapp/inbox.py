@@ -21,7 +21,7 @@ from routes.conversation.messages import Inbound, Location
 from routes.conversation.queues import DEFAULT_CONCURRENCY, CustomerQueues
 from routes.whatsapp.outbox import OnCommitted, ReplyAddress
 from storage.base import Changes, InboxRecord, SessionStore
-from storage.errors import AlreadyProcessed, StorageError
+from storage.errors import AlreadyProcessed, StorageError, is_permanent
 
 logger = logging.getLogger(__name__)
 
@@ -190,6 +190,13 @@ class InboxProcessor:
             logger.info("message=%s already processed", record.message_id)
             return True
         except StorageError as exc:
+            if is_permanent(exc):
+                # Refused for good (a snapshot over its limit, say): retrying would
+                # wedge this customer for ever. Apologise and move on.
+                logger.error("commit refused for good restaurant=%s customer=%s message=%s: "
+                             "%s; answering with an apology", restaurant.id,
+                             record.key.customer_id, record.message_id, exc)
+                return await self._apologise(record)
             logger.error("could not commit restaurant=%s customer=%s message=%s: %s",
                          restaurant.id, record.key.customer_id, record.message_id, exc)
             return False

@@ -3,7 +3,17 @@
 Rows are committed with the change that caused them, so a reply survives a
 crash between commit and send: the next start finds it in the store.  A
 reply in flight at the instant of a crash may be sent twice: Meta accepted it
-but ``outbox_sent`` was not yet written.  That is the only duplicate possible.
+but ``outbox_sent`` was not yet written.  That is the only duplicate possible:
+once Graph has accepted a message this process never posts it again — the
+"sent" mark is retried with backoff until it lands (through a full disk,
+say), the row held as in flight meanwhile so that no scan posts it again.
+
+A rejected access token (HTTP 401 or Meta's code 190) is the operator's
+fault, not the message's: nothing is marked failed, sending stops with
+every reply left pending, :attr:`OutboxSender.problem` says why (``/healthz``
+answers 503 with it) and one error line is logged.  Every
+``TOKEN_RECHECK_SECONDS`` one reply is tried again; after a restart with a
+working token the replies go out in order, none twice.
 """
 
 from __future__ import annotations
@@ -14,19 +24,21 @@ import json
 import logging
 import random
 from collections.abc import Callable
-from typing import Final
+from typing import Final, TypeGuard
 
 from routes.retry import Backoff
 from routes.whatsapp.client import GraphClient
-from routes.whatsapp.errors import Accepted, Permanent, Retryable, SendOutcome
+from routes.whatsapp.errors import Accepted, Permanent, Retryable, SendOutcome, SendProblem
 from storage.base import OutboxRecord, SessionKey, SessionStore
 from storage.errors import StorageError
 
 logger = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS: Final = 1.0
-MARK_ATTEMPTS: Final = 3
-MARK_BACKOFF: Final = Backoff(first=0.1, cap=1.0)
+MARK_BACKOFF: Final = Backoff(first=0.1, cap=5.0, jitter=0.25)
+MARK_ATTEMPTS_WHEN_STOPPING: Final = 3  # then the next start sends it again (once)
+TOKEN_RECHECK_SECONDS: Final = 300.0
+TOKEN_PROBLEM: Final = "Graph rejected the access token"
 
 
 class OutboxSender:
@@ -56,10 +68,16 @@ class OutboxSender:
         self._next_scan = 0.0
         self._started = False
         self._stopping = False
+        # Set while Graph refuses our access token: nothing is sent until
+        # _token_recheck (loop time), when one reply is tried again.
+        self.problem: str | None = None
+        self._token_recheck = 0.0
+        self._probe: SessionKey | None = None  # the customer whose send rechecks the token
 
     def enqueue(self, key: SessionKey, rows: list[OutboxRecord]) -> None:
         """``rows`` were just committed for ``key``: send them after its earlier ones."""
-        if self._stopping or not self._started or key in self._held:
+        if (self._stopping or not self._started or key in self._held
+                or self._token_refused(key)):
             # Durable: the scan sends them once what is ahead of them is done.
             return
         self._queued.setdefault(key, []).extend(rows)
@@ -106,6 +124,11 @@ class OutboxSender:
                                  return_exceptions=True)
 
     async def _scan(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self.problem is not None and (self._probe is not None
+                                         or loop.time() < self._token_recheck):
+            return
+        probing = self.problem is not None  # the token's recheck is due: try one customer
         self._ended_during_read.clear()
         sending = set(self._in_flight)  # receipts may be marked sent during the read
         rows = await self.store.pending_outbound(self.clock())
@@ -113,6 +136,11 @@ class OutboxSender:
         for row in rows:
             if row.id not in sending:
                 by_customer.setdefault(row.key, []).append(row)
+        if probing:
+            by_customer = dict(list(by_customer.items())[:1])
+            self._probe = next(iter(by_customer), None)
+            if self._probe is None:
+                self._token_recheck = loop.time() + TOKEN_RECHECK_SECONDS
         for key, queue in by_customer.items():
             if key not in self._busy and key not in self._ended_during_read:
                 self._held.discard(key)  # its retry is due: it heads the rows read
@@ -148,6 +176,9 @@ class OutboxSender:
         finally:
             # Synchronously with the last check: from now on enqueue starts a new task.
             del self._busy[key]
+            if key == self._probe:  # the recheck ended without an answer about the token
+                self._probe = None
+                self._token_recheck = asyncio.get_running_loop().time() + TOKEN_RECHECK_SECONDS
             self._ended_during_read.add(key)
 
     async def _send_in_order(self, rows: list[OutboxRecord]) -> bool:
@@ -156,6 +187,8 @@ class OutboxSender:
         for row in rows:
             if self._stopping:
                 return True  # the rest are durable: the next start sends them
+            if self._token_refused(row.key):
+                return False  # held until the token works again (or a restart)
             if row.id in self._in_flight:
                 continue
             if row.kind == "read":
@@ -165,7 +198,11 @@ class OutboxSender:
             outcome = await self._post(row)
             now = self.clock()
             if isinstance(outcome, Accepted):
+                self._token_works()
                 await self._mark_sent(row, outcome.wamid)
+            elif _token_rejected(outcome):
+                self._refuse_token(outcome)
+                return False  # this row and the rest stay pending, untouched
             elif isinstance(outcome, Retryable):
                 delay = outcome.delay(row.attempts + 1, self.rng)
                 logger.warning("send to customer=%s outbox=%d will be retried in %.1fs: %s",
@@ -178,16 +215,52 @@ class OutboxSender:
         return True
 
     async def _mark_sent(self, row: OutboxRecord, wamid: str | None) -> None:
-        """Record that Meta accepted ``row``; a few tries, as a resend would duplicate it."""
-        for attempt in range(1, MARK_ATTEMPTS + 1):
-            try:
-                await self.store.outbox_sent(row.id, wamid, self.clock())
-                return
-            except StorageError as exc:
-                if attempt == MARK_ATTEMPTS:
-                    raise
-                logger.warning("could not mark outbox=%d sent (%s); trying again", row.id, exc)
-                await asyncio.sleep(MARK_BACKOFF.delay(attempt))
+        """Record that Meta accepted ``row``; retried until it lands, as a resend would
+        reach the customer twice.
+
+        Held in ``_in_flight`` meanwhile, so that a scan never reads the row as
+        pending. Only when stopping does it give up, after a few tries: the
+        next start then sends the row again, as after a crash at this instant.
+        """
+        self._in_flight.add(row.id)
+        try:
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    await self.store.outbox_sent(row.id, wamid, self.clock())
+                    return
+                except StorageError as exc:
+                    if self._stopping and attempt >= MARK_ATTEMPTS_WHEN_STOPPING:
+                        logger.error("could not mark outbox=%d sent (%s) before stopping; the "
+                                     "next start sends it again", row.id, exc)
+                        raise
+                    delay = MARK_BACKOFF.delay(attempt, self.rng)
+                    log = logger.warning if attempt == 1 or attempt % 10 == 0 else logger.debug
+                    log("could not mark outbox=%d sent (%s, try %d); trying again in %.1fs; "
+                        "Graph accepted it, so it is not sent again", row.id, exc, attempt, delay)
+                    await asyncio.sleep(delay)
+        finally:
+            self._in_flight.discard(row.id)
+
+    def _token_refused(self, key: SessionKey) -> bool:
+        """Whether ``key``'s sends wait for a working token (all but a recheck's)."""
+        return self.problem is not None and key != self._probe
+
+    def _refuse_token(self, outcome: Permanent) -> None:
+        if self.problem is None:
+            logger.critical("%s (%s): sending stopped, every reply is kept pending; fix "
+                            "WHATSAPP_ACCESS_TOKEN and restart (a reply is tried again every "
+                            "%.0f s)", TOKEN_PROBLEM, outcome.describe(), TOKEN_RECHECK_SECONDS)
+        self.problem = TOKEN_PROBLEM
+        self._probe = None
+        self._token_recheck = asyncio.get_running_loop().time() + TOKEN_RECHECK_SECONDS
+
+    def _token_works(self) -> None:
+        if self.problem is not None:
+            logger.warning("Graph accepts the access token again: sending resumes")
+            self.problem = self._probe = None
+            self.wake()
 
     def _send_receipt(self, row: OutboxRecord, covered: list[OutboxRecord]) -> None:
         """A read receipt goes out beside the replies, not ahead of them.
@@ -212,8 +285,12 @@ class OutboxSender:
             outcome = await self._post(row)
             now = self.clock()
             if isinstance(outcome, Accepted):
-                marks = [self.store.outbox_sent(row.id, outcome.wamid, now)]
-                marks += [self.store.outbox_sent(receipt.id, None, now) for receipt in covered]
+                self._token_works()
+                marks = [self._mark_sent(row, outcome.wamid)]
+                marks += [self._mark_sent(receipt, None) for receipt in covered]
+            elif _token_rejected(outcome):
+                self._refuse_token(outcome)
+                marks = []  # left pending: sent once the token works
             else:
                 logger.info("read receipt to customer=%s outbox=%d not sent: %s",
                             row.key.customer_id, row.id, outcome.describe())
@@ -232,6 +309,9 @@ class OutboxSender:
             self._ended_during_read.add(row.key)
 
     async def _post(self, row: OutboxRecord) -> SendOutcome:
+        if self._token_refused(row.key):
+            # Another customer's send found the token refused meanwhile.
+            return Permanent(SendProblem.TOKEN_EXPIRED, None, None, TOKEN_PROBLEM)
         return await self.graph.send(row.phone_number_id, row.body.encode())
 
     @staticmethod
@@ -240,3 +320,9 @@ class OutboxSender:
         logger.error("giving up on %s to restaurant=%s customer=%s outbox=%d: %s",
                      kind, row.key.restaurant_id, row.key.customer_id, row.id,
                      outcome.describe())
+
+
+def _token_rejected(outcome: SendOutcome) -> TypeGuard[Permanent]:
+    """Graph refused the access token, not the message (HTTP 401 or code 190)."""
+    return isinstance(outcome, Permanent) and (
+        outcome.problem is SendProblem.TOKEN_EXPIRED or outcome.http_status == 401)
