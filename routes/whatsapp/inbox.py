@@ -27,18 +27,22 @@ logger = logging.getLogger(__name__)
 
 
 
-def encode_inbound(inbound: Inbound) -> bytes:
+def encode_inbound(inbound: Inbound, profile_name: str | None = None) -> bytes:
+    """An inbound message (and the customer's profile name) as the inbox stores it."""
     pin = inbound.location
     location = None if pin is None else [pin.latitude, pin.longitude, pin.name, pin.address]
-    packed: bytes = msgpack.packb([inbound.kind, inbound.text, inbound.choice_id, location],
-                                  use_bin_type=True)
+    packed: bytes = msgpack.packb(
+        [inbound.kind, inbound.text, inbound.choice_id, location, profile_name],
+        use_bin_type=True)
     return packed
 
 
-def decode_inbound(payload: bytes) -> Inbound:
-    kind, text, choice_id, location = msgpack.unpackb(payload, raw=False)
+def decode_inbound(payload: bytes) -> tuple[Inbound, str | None]:
+    """The message and profile name of an inbox row (rows from before names: ``None``)."""
+    kind, text, choice_id, location, *rest = msgpack.unpackb(payload, raw=False)
     pin = None if location is None else Location(*location)
-    return Inbound(kind, text=text, choice_id=choice_id, location=pin)
+    name = rest[0] if rest and isinstance(rest[0], str) else None
+    return Inbound(kind, text=text, choice_id=choice_id, location=pin), name
 
 
 class InboxProcessor:
@@ -180,9 +184,10 @@ class InboxProcessor:
             except StorageError:
                 return False
             return True
+        inbound, profile_name = decode_inbound(record.payload)
         try:
-            await self.dispatcher.feed(restaurant, record.key.customer_id,
-                                       decode_inbound(record.payload),
+            await self.dispatcher.feed(restaurant, record.key.customer_id, inbound,
+                                       profile_name=profile_name,
                                        message_id=record.message_id,
                                        reply_via=self._address(record),
                                        sent_at=record.sent_at)

@@ -246,7 +246,7 @@ class WhatsAppWebhook:
                                message.message_id, message.phone_number_id)
                 continue
             try:
-                payload = encode_inbound(message.inbound)
+                payload = encode_inbound(message.inbound, message.profile_name)
             except (ValueError, OverflowError) as exc:  # UnicodeEncodeError is a ValueError
                 logger.error("webhook: message=%r set aside, its content cannot be stored: %s",
                              message.message_id, exc)
