@@ -137,8 +137,11 @@ async def migrate(connection: Connection, schema: str | None, *,
     """
     async with connection.transaction():
         await connection.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
-        if schema is not None:
-            await connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        if schema is not None and not await connection.fetchval(
+                "SELECT 1 FROM pg_namespace WHERE nspname = $1", schema):
+            # Only when missing: CREATE needs a privilege on the database that a
+            # user of an existing schema may not have.
+            await connection.execute(f"CREATE SCHEMA {schema}")
         before = await schema_version(connection)
         if before is not None and (only_if_missing or before == LATEST):
             return before, before
