@@ -2,7 +2,8 @@
 
 Mounted: the WhatsApp webhook (``GET``/``POST /webhook``), ``GET /healthz``,
 the staff API under ``/api/v1`` with its live events, and ``GET /metrics``
-(:mod:`routes.staff`). Shared objects live under typed :class:`aiohttp.web.AppKey`
+(:mod:`routes.staff`), and the staff console's web page at ``/console``
+(:mod:`routes.console`). Shared objects live under typed :class:`aiohttp.web.AppKey`
 keys; resources open and close in ``cleanup_ctx``, in order: the store, then
 the WhatsApp channel (Graph client, sender, inbox processor, upkeep).
 Handlers are module functions that read ``request.app[KEY]``.
@@ -18,6 +19,7 @@ from typing import Final
 
 from aiohttp import web
 
+from routes.console import add_console
 from routes.conversation.flow import conversation_dispatcher
 from routes.conversation.gate import ControlsCache
 from routes.settings import Settings
@@ -60,6 +62,7 @@ def create_app(settings: Settings, open_store: StoreOpener) -> web.Application:
     app.router.add_post("/webhook", receive_webhook)
     app.router.add_get("/metrics", serve_metrics)
     staff_api.add_routes(app)
+    add_console(app)
     return app
 
 

@@ -1,0 +1,94 @@
+"""Signing in and out of the console: the token checked, the session cookie, revocation."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+
+from routes.app import STORE
+from routes.console.guard import BOOK
+from routes.console.sessions import COOKIE
+from tests.routes.console.support import csrf_token, origin, page, sign_in, write
+from tests.routes.staff.support import ADMIN_TOKEN, staff_token
+from tests.whatsapp_support import Client
+
+
+def cookie_of(set_cookie: str) -> SimpleCookie:
+    jar: SimpleCookie = SimpleCookie()
+    jar.load(set_cookie)
+    return jar
+
+
+async def test_a_wrong_token_is_refused_with_the_form_again_and_no_session(client: Client) -> None:
+    response = await sign_in(client, "not-a-token")
+    assert response.status == 401
+    assert "Set-Cookie" not in response.headers
+    assert len(client.app[BOOK]) == 0
+    status, html = await page(client, "/console")
+    assert (status, html) == (303, "")
+    async with client.post("/console/login", data={"token": "not-a-token"},
+                           headers={"Origin": origin(client)}) as again:
+        assert 'id="signin-error"' in await again.text()
+        assert "not-a-token" not in await again.text()
+
+
+async def test_the_admin_gets_an_httponly_strict_cookie_never_the_token(client: Client) -> None:
+    response = await sign_in(client)
+    assert response.status == 303
+    assert response.headers["Location"] == "/console/restaurants"  # the admin picks one
+    morsel = cookie_of(response.headers["Set-Cookie"])[COOKIE]
+    assert morsel["httponly"] is True
+    assert morsel["samesite"] == "Strict"
+    assert morsel["path"] == "/console"
+    assert not morsel["secure"]  # plain http on loopback
+    assert ADMIN_TOKEN not in morsel.value and len(morsel.value) >= 40
+    status, html = await page(client, "/console/restaurants")
+    assert status == 200 and ADMIN_TOKEN not in html
+    assert "Luigi" in html and "Sakura" in html
+
+
+async def test_behind_a_tls_proxy_the_cookie_is_secure(client: Client) -> None:
+    async with client.post("/console/login", data={"token": ADMIN_TOKEN}, allow_redirects=False,
+                           headers={"Origin": origin(client),
+                                    "X-Forwarded-Proto": "https"}) as response:
+        assert response.status == 303
+        assert cookie_of(response.headers["Set-Cookie"])[COOKIE]["secure"] is True
+
+
+async def test_a_staff_token_goes_straight_to_its_restaurant_and_only_there(
+        client: Client) -> None:
+    headers = await staff_token(client, "sakura", "Kenji")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    response = await sign_in(client, token)
+    assert (response.status, response.headers["Location"]) == (303, "/console")
+    status, html = await page(client, "/console")
+    assert status == 200 and "Sakura" in html
+    csrf = await csrf_token(client)
+    status, _ = await write(client, "/console/restaurants", {"restaurant": "luigis"}, csrf,
+                            json=True)
+    assert status == 404
+
+
+async def test_signing_out_drops_the_session_and_clears_the_cookie(client: Client) -> None:
+    response = await sign_in(client)
+    session_id = cookie_of(response.headers["Set-Cookie"])[COOKIE].value
+    csrf = await csrf_token(client, "/console/restaurants")
+    status, _ = await write(client, "/console/logout", {}, csrf)
+    assert status == 303
+    assert len(client.app[BOOK]) == 0
+    cleared = [c for c in client.session.cookie_jar if c.key == COOKIE]
+    assert not cleared or not cleared[0].value
+    assert (await page(client, "/console/restaurants"))[0] == 303
+    # The old cookie, replayed, is no longer a session.
+    async with client.get("/console/restaurants", cookies={COOKIE: session_id},
+                          allow_redirects=False) as replayed:
+        assert (replayed.status, replayed.headers["Location"]) == (303, "/console/login")
+
+
+async def test_a_revoked_staff_token_ends_its_session_at_once(client: Client) -> None:
+    headers = await staff_token(client, "luigis", "Ana")
+    assert (await sign_in(client, headers["Authorization"][7:])).status == 303
+    assert (await page(client, "/console"))[0] == 200
+    assert await client.app[STORE].revoke_staff("luigis", "Ana")
+    assert (await page(client, "/console"))[0] == 303
+    async with client.get("/console/data/conversations") as data:
+        assert data.status == 401
