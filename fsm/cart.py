@@ -16,6 +16,7 @@ from fsm.errors import CartFull
 
 MAX_LINES: Final = 30
 MAX_QUANTITY: Final = 99
+NOTE_MAX: Final = 200  # characters of a note on a line or on the whole order
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +24,8 @@ class CartLine:
     """``quantity`` (1 to ``MAX_QUANTITY``) of one item with its add-ons.
 
     ``name``, ``addon_names`` and ``unit_price`` (item plus add-ons, integer
-    minor units) are copied from the menu when the line is added.
+    minor units) are copied from the menu when the line is added. ``note`` is
+    the customer's (``"no onions"``), at most ``NOTE_MAX`` characters.
     """
 
     item_id: str
@@ -32,6 +34,7 @@ class CartLine:
     addon_names: tuple[str, ...]
     unit_price: int
     quantity: int
+    note: str | None = None
 
     @property
     def key(self) -> str:
@@ -49,15 +52,22 @@ class CartLine:
         return f"{self.name} + {', '.join(self.addon_names)}"
 
     def to_plain(self) -> list[Any]:
-        return [self.item_id, self.name, list(self.addon_ids), list(self.addon_names),
-                self.unit_price, self.quantity]
+        plain = [self.item_id, self.name, list(self.addon_ids), list(self.addon_names),
+                 self.unit_price, self.quantity]
+        # A note is a seventh field only when there is one: lines without stay readable
+        # by builds from before notes.
+        return plain if self.note is None else [*plain, self.note]
 
     @classmethod
     def from_plain(cls, plain: Sequence[Any]) -> CartLine:
-        item_id, name, addon_ids, addon_names, unit_price, quantity = plain
+        item_id, name, addon_ids, addon_names, unit_price, quantity, *rest = plain
+        if len(rest) > 1 or (rest and not isinstance(rest[0], str | None)):
+            raise ValueError(f"cart line has an unknown field: {plain!r}")
         line = cls(str(item_id), str(name), tuple(map(str, addon_ids)),
-                   tuple(map(str, addon_names)), int(unit_price), int(quantity))
-        if line.unit_price < 0 or not 1 <= line.quantity <= MAX_QUANTITY:
+                   tuple(map(str, addon_names)), int(unit_price), int(quantity),
+                   rest[0] if rest else None)
+        if (line.unit_price < 0 or not 1 <= line.quantity <= MAX_QUANTITY
+                or len(line.note or "") > NOTE_MAX):
             raise ValueError(f"cart line out of range: {plain!r}")
         return line
 
@@ -146,6 +156,14 @@ class Cart:
                 return self.lines[index]
         return None
 
+    def set_note(self, key: str, note: str | None) -> CartLine | None:
+        """Put ``note`` (``None``: none) on the line ``key``; the line, or ``None`` if gone."""
+        for index, line in enumerate(self.lines):
+            if line.key == key:
+                self.lines[index] = replace(line, note=note)
+                return self.lines[index]
+        return None
+
     def remove(self, key: str) -> bool:
         before = len(self.lines)
         self.lines = [line for line in self.lines if line.key != key]
@@ -178,7 +196,8 @@ class Cart:
                          if item.addon(addon_id) is None)
             now = CartLine(item.id, item.name, tuple(addon.id for addon in addons),
                            tuple(addon.name for addon in addons),
-                           item.price + sum(addon.price for addon in addons), line.quantity)
+                           item.price + sum(addon.price for addon in addons), line.quantity,
+                           line.note)
             if gone:
                 changes.append(CartChange("addons_removed", line, now, gone))
             elif now.unit_price != line.unit_price:
@@ -189,7 +208,8 @@ class Cart:
                 kept.append(now)
             else:
                 kept[same] = replace(kept[same], quantity=min(
-                    kept[same].quantity + now.quantity, MAX_QUANTITY))
+                    kept[same].quantity + now.quantity, MAX_QUANTITY),
+                    note=kept[same].note or now.note)
         self.lines = kept
         return changes
 
@@ -202,8 +222,39 @@ class Cart:
 
     def describe(self) -> Mapping[str, Any]:
         """The cart as plain data for records (abandoned drafts, orders)."""
-        return {"lines": [{"item_id": line.item_id, "name": line.name,
-                           "addons": list(line.addon_ids), "unit_price": line.unit_price,
-                           "quantity": line.quantity} for line in self.lines],
-                "subtotal": self.subtotal}
+        return {"lines": [_described(line) for line in self.lines], "subtotal": self.subtotal}
+
+    @classmethod
+    def from_order_lines(cls, lines: Sequence[Mapping[str, Any]]) -> Cart:
+        """A cart holding the lines of a past order (as :meth:`describe` wrote them).
+
+        Names and prices are the order's: :meth:`reconcile` makes them the
+        menu's. Lines that cannot be read are skipped.
+        """
+        cart = cls()
+        for plain in lines:
+            try:
+                addon_ids = tuple(map(str, plain.get("addons") or ()))
+                names = tuple(map(str, plain.get("addon_names") or addon_ids))
+                note = plain.get("note")
+                line = CartLine(str(plain["item_id"]), str(plain["name"]), addon_ids,
+                                names if len(names) == len(addon_ids) else addon_ids,
+                                int(plain["unit_price"]),
+                                max(1, min(int(plain["quantity"]), MAX_QUANTITY)),
+                                note[:NOTE_MAX] if isinstance(note, str) else None)
+            except (KeyError, TypeError, ValueError):
+                continue
+            if len(cart.lines) < MAX_LINES and cart.line(line.key) is None:
+                cart.lines.append(line)
+        return cart
+
+
+def _described(line: CartLine) -> dict[str, Any]:
+    described: dict[str, Any] = {
+        "item_id": line.item_id, "name": line.name, "addons": list(line.addon_ids),
+        "addon_names": list(line.addon_names), "unit_price": line.unit_price,
+        "quantity": line.quantity}
+    if line.note is not None:
+        described["note"] = line.note
+    return described
 

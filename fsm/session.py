@@ -55,6 +55,16 @@ class PendingItem:
     item_id: str
     addon_ids: list[str] = field(default_factory=list)
     quantity: int = 1
+    # What the customer asked for while the add-ons were still open (an option id and
+    # its quantity): done once they say whether this item goes in the cart first.
+    then: str | None = None
+    then_quantity: int = 1
+
+    def to_plain(self) -> list[Any]:
+        plain: list[Any] = [self.item_id, list(self.addon_ids), self.quantity]
+        if self.then is not None:
+            plain += [self.then, self.then_quantity]
+        return plain
 
 
 @dataclass(slots=True)
@@ -71,6 +81,10 @@ class Session:
       the session TTL counts from it.
     - ``category_id`` / ``page``: the list being browsed and its page (0-based).
     - ``pending``: the item whose add-ons are being chosen.
+    - ``asking``: a side question put before the step's own (``"greeting"``,
+      ``"switch:delivery"``, ``"finish"``, ``"line:<key>"``, ``"note:<key>"``,
+      ``"note:order"``, ``"reorder:<reference>"``); ``None`` when only the step asks.
+    - ``order_note``: the customer's note for the whole order (allergies…).
 
     Persisted with :meth:`to_snapshot` after every message and restored with
     :meth:`from_snapshot`, which raises :class:`~fsm.errors.SnapshotError` for
@@ -88,6 +102,8 @@ class Session:
     category_id: str | None = None
     page: int = 0
     pending: PendingItem | None = None
+    asking: str | None = None
+    order_note: str | None = None
 
     # Guards named in fsm.machine; the machine reads them from the session.
     @property
@@ -125,6 +141,8 @@ class Session:
         self.category_id = None
         self.page = 0
         self.pending = None
+        self.asking = None
+        self.order_note = None
 
     def to_snapshot(self) -> dict[str, Any]:
         """The session as msgpack-able primitives, tagged with ``SCHEMA_VERSION`` as ``"v"``."""
@@ -140,8 +158,9 @@ class Session:
             "last_activity": self.last_activity,
             "category": self.category_id,
             "page": self.page,
-            "pending": None if self.pending is None
-            else [self.pending.item_id, list(self.pending.addon_ids), self.pending.quantity],
+            "pending": None if self.pending is None else self.pending.to_plain(),
+            "asking": self.asking,
+            "note": self.order_note,
         }
 
     @classmethod
@@ -165,6 +184,8 @@ class Session:
                 category_id=_optional_str(data.get("category")),
                 page=int(data.get("page") or 0),
                 pending=None if pending is None else _pending_item(pending),
+                asking=_optional_str(data.get("asking")),
+                order_note=_optional_str(data.get("note")),
             )
         except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
             # Whatever a stored snapshot holds, an unreadable one is quarantined (G6).
@@ -172,11 +193,15 @@ class Session:
 
 
 def _pending_item(plain: Sequence[Any]) -> PendingItem:
-    # [item, add-ons] before quantities were understood; [item, add-ons, quantity] now.
+    # [item, add-ons] before quantities were understood; [item, add-ons, quantity] now,
+    # then [what was asked for meanwhile, its quantity] while that waits.
     quantity = int(plain[2]) if len(plain) > 2 else 1
-    if not 1 <= quantity <= MAX_QUANTITY:
-        raise ValueError(f"pending quantity {quantity} out of range")
-    return PendingItem(str(plain[0]), [str(addon) for addon in plain[1]], quantity)
+    then_quantity = int(plain[4]) if len(plain) > 4 else 1
+    if not 1 <= quantity <= MAX_QUANTITY or not 1 <= then_quantity <= MAX_QUANTITY:
+        raise ValueError(f"pending quantity out of range: {plain!r}")
+    then = _optional_str(plain[3]) if len(plain) > 3 else None
+    return PendingItem(str(plain[0]), [str(addon) for addon in plain[1]], quantity,
+                       then, then_quantity)
 
 
 def _optional_str(value: Any) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from fsm.cart import CartChange
 from fsm.config import Restaurant
@@ -15,6 +16,11 @@ from routes.conversation.matching import Resolution, normalize, resolve_choice
 from routes.conversation.messages import Inbound, Outgoing, text, with_preamble
 from routes.conversation.questions import question_messages
 from storage.base import DraftRecord, OrderRecord, SessionKey
+from storage.records import OrderMove
+from storage.staff import OrderEvent
+
+if TYPE_CHECKING:
+    from routes.conversation.router import Router
 
 
 @dataclass(slots=True)
@@ -24,11 +30,20 @@ class Effects:
     replies: list[Outgoing] = field(default_factory=list)
     orders: list[OrderRecord] = field(default_factory=list)
     drafts: list[DraftRecord] = field(default_factory=list)
+    order_moves: list[OrderMove] = field(default_factory=list)  # a rating, on its order
     handoff_requested: bool = False  # the customer asked for a person
 
 
 async def _no_order() -> OrderRecord | None:
     return None
+
+
+async def _no_orders() -> list[OrderRecord]:
+    return []
+
+
+async def _no_history(reference: str) -> list[OrderEvent]:
+    return []
 
 
 class Context:
@@ -38,10 +53,20 @@ class Context:
                  inbound: Inbound, machine: ConversationMachine, now: float,
                  new_reference: Callable[[str], Awaitable[str]],
                  latest_order: Callable[[], Awaitable[OrderRecord | None]] = _no_order,
-                 sold_out: frozenset[str] = frozenset()) -> None:
+                 sold_out: frozenset[str] = frozenset(),
+                 past_orders: Callable[[], Awaitable[list[OrderRecord]]] = _no_orders,
+                 order_history: Callable[[str], Awaitable[list[OrderEvent]]] = _no_history,
+                 router: Router | None = None) -> None:
         self.key = key
         self.new_reference = new_reference
         self.latest_order = latest_order  # the customer's most recent order, from the store
+        self.past_orders = past_orders  # all the customer's orders, oldest first
+        self.order_history = order_history  # an order's moves by reference, oldest first
+        self.router = router  # the whole conversation, to hand a choice on (replay)
+        # The side question this message answers (session.asking when it arrived).
+        self.asked: str | None = None
+        # The completed order this message rates, if it is a rating (see handlers.rating).
+        self.rating_for: OrderRecord | None = None
         self.sold_out = sold_out  # item ids the restaurant marked sold out
         self.menu = restaurant.without(sold_out)  # the restaurant as customers see it now
         self.restaurant = restaurant
@@ -80,6 +105,25 @@ class Context:
     def _resolution(self) -> Resolution:
         return resolve_choice(self.inbound, self.normalized_text, self.session, self.menu,
                               catalogue=self.restaurant)
+
+    def close_side_question(self) -> None:
+        """Take the open side question off the session (into :attr:`asked`), once the
+        message was matched against it."""
+        _ = self._resolution  # matched while the side question was still the one shown
+        self.asked, self.session.asking = self.session.asking, None
+
+    async def replay(self, choice_id: str, quantity: int = 1) -> None:
+        """Handle ``choice_id`` as if the customer had tapped it now (a deferred choice)."""
+        assert self.router is not None
+        self.inbound = Inbound.tapped(choice_id)
+        self.normalized_text = ""
+        self.asked = None
+        self.__dict__["_resolution"] = Resolution(choice_id, quantity)
+        handler = self.router.resolve(self)
+        if handler is None:
+            self.ask()
+            return
+        await handler.callback(self)
 
     def arg(self, prefix: str) -> str:
         """The part of the selected id after ``prefix`` (``item:calzone`` → ``calzone``)."""

@@ -19,6 +19,7 @@ from fsm.machine import ConversationMachine
 from routes.conversation.channel import ReplyChannel
 from routes.conversation.context import Context
 from routes.conversation.gate import BotGate, ControlsCache
+from routes.conversation.handlers.rating import look_for_rating
 from routes.conversation.messages import Inbound, Outgoing, text
 from routes.conversation.middlewares import (
     Middleware,
@@ -120,11 +121,15 @@ class Dispatcher:
 
     async def _handle(self, update: Update) -> None:
         assert update.session is not None
+        store = self.repository.store
         ctx = Context(key=update.key, restaurant=update.restaurant, session=update.session,
                       inbound=update.inbound, machine=self.machine, now=update.now,
                       new_reference=self.new_reference,
-                      latest_order=partial(self.repository.store.latest_order, update.key),
-                      sold_out=update.sold_out)
+                      latest_order=partial(store.latest_order, update.key),
+                      sold_out=update.sold_out,
+                      past_orders=partial(store.list_orders, update.key),
+                      order_history=partial(store.order_history, update.key.restaurant_id),
+                      router=self.router)
         ctx.effects.drafts.extend(update.drafts)
         if not update.session.welcomed:
             update.session.welcomed = True
@@ -139,9 +144,11 @@ class Dispatcher:
                 ctx.ask()
                 update.effects = ctx.finish()
                 return
+            await look_for_rating(ctx)
             handler = self.router.resolve(ctx)
             if handler is None:
                 raise LookupError(f"no handler for {update.inbound!r} in {update.session.state}")
+            ctx.close_side_question()
             await handler.callback(ctx)
             effects = ctx.finish()
             if not effects.replies:  # G2: never silence
@@ -155,6 +162,7 @@ class Dispatcher:
             update.effects = ctx.finish()
             update.effects.replies[:] = [text(FAILURE_REPLY)]
             update.effects.orders.clear()
+            update.effects.order_moves.clear()
             return
         update.effects = effects
 

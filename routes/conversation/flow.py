@@ -8,15 +8,31 @@ from collections.abc import Callable
 from fsm.config import AppConfig
 from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.gate import ControlsCache
-from routes.conversation.handlers import checkout, commands, fallback, ordering
+from routes.conversation.handlers import (
+    cart_lines,
+    checkout,
+    commands,
+    detours,
+    fallback,
+    ordering,
+    rating,
+    reorder,
+)
 from routes.conversation.router import Router
 from storage.base import SessionStore
 from storage.sessions import SessionRepository
 
 conversation = Router("conversation")
+# A rating is understood only in the first message after the COMPLETED notification.
+conversation.include_router(rating.router)
+# An item waiting for its add-ons is asked about before anything leaves that step.
+conversation.include_router(detours.guard)
 # Commands first: "cart" or "cancel" typed anywhere mean the command, even
 # where they could also be read as an answer (an address, an option title).
 conversation.include_router(commands.router)
+conversation.include_router(detours.router)
+conversation.include_router(cart_lines.router)
+conversation.include_router(reorder.router)
 conversation.include_router(ordering.router)
 conversation.include_router(checkout.router)
 # Last: answers anything unmatched with the current step's question.

@@ -28,6 +28,7 @@ from fsm.session import Session
 from fsm.states import States
 from routes.conversation.messages import Inbound, Option, options_of
 from routes.conversation.questions import question_for
+from routes.conversation.side_questions import LINE, NOTE
 
 _NOT_WORD: Final = re.compile(r"[^\w\s]+")
 _SPACES: Final = re.compile(r"\s+")
@@ -169,9 +170,19 @@ def resolve_choice(inbound: Inbound, typed: str, session: Session, restaurant: R
     if inbound.kind != "text" or not typed:
         return Resolution()
     options = options_of(question_for(session, restaurant))
+    asking = session.asking or ""
+    if asking.startswith(NOTE):  # a note is free text: only the prompt's own buttons match
+        return Resolution(next((option.id for option in options
+                                if typed in (normalize(name) for name in
+                                             (option.title, *option.keywords))), None))
     understood = bool(options) or session.state in _CATALOGUE_STATES
     raw = " ".join(inbound.text.split()).rstrip(_END_PUNCTUATION)
     if looks_numeric(raw):
+        if asking.startswith(LINE):  # a number typed for a cart line is its new quantity
+            number = read_number(raw)
+            if number.value is None or number.value > MAX_QUANTITY:
+                return Resolution(hint=number.hint or f"Please type 0 to {MAX_QUANTITY}.")
+            return Resolution(f"quantity:{number.value}")
         if not understood:
             return Resolution()
         number = read_number(raw)

@@ -126,6 +126,7 @@ class SessionLifecycle:
         session.last_activity = update.now
         changes.orders = list(update.effects.orders)
         changes.drafts = list(update.effects.drafts)
+        changes.order_moves = list(update.effects.order_moves)
         changes.quarantine = update.quarantine
         self._queued(update, await self.repository.save(session, changes))
 

@@ -25,45 +25,14 @@ from routes.conversation.messages import (
     location_request,
     split_body,
 )
+from routes.conversation.side_questions import side_question
+from routes.conversation.summary import money, order_total, render_cart, render_order_summary
+
+__all__ = ["QUESTIONS", "money", "order_total", "question_for", "question_messages",
+           "render_cart", "render_order_summary"]
 
 ORDER_TYPE_TITLES: Final = {"delivery": "Delivery", "pickup": "Pickup"}
 ITEMS_PER_PAGE: Final = LIST_ROWS_MAX - 1  # one row is kept for "More…" or "Back"
-
-
-def money(restaurant: Restaurant, minor: int) -> str:
-    return restaurant.format_money(minor)
-
-
-def render_cart(session: Session, restaurant: Restaurant) -> str:
-    """The cart as text lines, with subtotal, delivery fee and total."""
-    if session.cart.is_empty:
-        return "Your cart is empty."
-    lines = [f"{line.quantity} × {line.title} — {money(restaurant, line.total)}"
-             for line in session.cart]
-    fee = restaurant.delivery_fee if session.is_delivery else 0
-    lines.append(f"Subtotal: {money(restaurant, session.cart.subtotal)}")
-    if fee:
-        lines.append(f"Delivery: {money(restaurant, fee)}")
-    lines.append(f"Total: {money(restaurant, session.cart.total(fee))}")
-    return "\n".join(lines)
-
-
-def order_total(session: Session, restaurant: Restaurant) -> tuple[int, int]:
-    """``(total, delivery_fee)`` in minor units."""
-    fee = restaurant.delivery_fee if session.is_delivery and not session.cart.is_empty else 0
-    return session.cart.total(fee), fee
-
-
-def render_order_summary(session: Session, restaurant: Restaurant) -> str:
-    parts = [render_cart(session, restaurant)]
-    if session.is_delivery and session.address is not None:
-        parts.append(f"Deliver to: {session.address.describe()}")
-    if session.is_pickup:
-        branch = restaurant.branch(session.branch_id or "")
-        parts.append(f"Pickup at: {branch.name if branch else session.branch_id}")
-    if session.payment_method:
-        parts.append(f"Payment: {restaurant.payment_title(session.payment_method)}")
-    return "\n".join(parts)
 
 
 def ask_order_type(session: Session, restaurant: Restaurant) -> Outgoing:
@@ -137,10 +106,10 @@ def ask_cart(session: Session, restaurant: Restaurant) -> Asked:
     fixed = (Option("action:checkout", "Checkout"),
              Option("action:add_more", "Add more items", keywords=("add more", "more")),
              Option("action:cancel", "Cancel order"))
-    removable = tuple(Option(f"remove:{line.key}", f"Remove {line.name}",
-                             f"{line.quantity} × {line.title}")
-                      for line in session.cart)[:LIST_ROWS_MAX - len(fixed)]
-    sections = [Section("Next", fixed), Section("Remove one", removable)]
+    editable = tuple(Option(f"line:{line.key}", f"Change {line.name}",
+                            f"{line.quantity} × {line.title}")
+                     for line in session.cart)[:LIST_ROWS_MAX - len(fixed)]
+    sections = [Section("Next", fixed), Section("Change or remove", editable)]
     return split_body(f"Your cart:\n{render_cart(session, restaurant)}",
                       "What would you like to do next?",
                       lambda body: list_message(body, "Options", sections))
@@ -164,7 +133,9 @@ def ask_confirmation(session: Session, restaurant: Restaurant) -> Asked:
     options = [Option("action:confirm", "Confirm order", keywords=("confirm", "yes")),
                Option("action:add_more", "Add more", keywords=("more",)),
                Option("action:cancel", "Cancel order", keywords=("no",))]
-    return split_body(f"Please check your order:\n{render_order_summary(session, restaurant)}",
+    tip = "" if session.order_note else "\n(Type \"note\" to add a note for the kitchen.)"
+    return split_body(f"Please check your order:\n{render_order_summary(session, restaurant)}"
+                      f"{tip}",
                       "Is your order above right?", lambda body: buttons(body, options))
 
 
@@ -187,7 +158,14 @@ QUESTIONS: Final[Mapping[str, Question]] = {
 
 
 def question_messages(session: Session, restaurant: Restaurant) -> tuple[Outgoing, ...]:
-    """Every message of the session's current question, in the order they are sent."""
+    """Every message of the session's current question, in the order they are sent.
+
+    A side question (``session.asking``: carry on or start over, switch to
+    delivery…) is asked instead of the step's own while it is open.
+    """
+    side = side_question(session, restaurant)
+    if side is not None:
+        return (side,)
     asked = QUESTIONS[session.state](session, restaurant)
     return asked if isinstance(asked, tuple) else (asked,)
 

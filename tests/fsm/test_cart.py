@@ -75,9 +75,9 @@ def test_totals_are_integer_minor_units_with_the_fee_only_for_a_non_empty_cart()
     assert isinstance(cart.total(250), int)
     assert cart.describe() == {
         "lines": [{"item_id": "margherita", "name": "Margherita", "addons": [],
-                   "unit_price": 950, "quantity": 2},
+                   "addon_names": [], "unit_price": 950, "quantity": 2},
                   {"item_id": "diavola", "name": "Diavola", "addons": ["extra_cheese"],
-                   "unit_price": 1350, "quantity": 1}],
+                   "addon_names": ["Extra cheese"], "unit_price": 1350, "quantity": 1}],
         "subtotal": 3250}
 
 

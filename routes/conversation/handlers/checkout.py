@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
 from fsm.session import Address
 from fsm.states import States
@@ -11,13 +12,32 @@ from routes.conversation.filters import ChoiceId, is_location, is_text
 from routes.conversation.messages import text
 from routes.conversation.questions import order_total
 from routes.conversation.router import Router
-from storage.base import OrderRecord
+from storage.base import OrderRecord, order_lines
 
 router = Router("checkout")
 
 ADDRESS_MIN_LENGTH: Final = 8
 ADDRESS_MAX_LENGTH: Final = 300
 CONFIRMED: Final = "CONFIRMED"
+# The order's own note rides on its first line: OrderRecord has no field for it, and adding
+# one would change the orders table of every backend.
+ORDER_NOTE_FIELD: Final = "order_note"
+
+
+def order_lines_with_note(lines: Sequence[Mapping[str, Any]],
+                          note: str | None) -> tuple[Mapping[str, Any], ...]:
+    """The order's lines as stored: each line's ``note``, and the order's note (if any) as
+    :data:`ORDER_NOTE_FIELD` of the first line."""
+    stored = [dict(line) for line in lines]
+    if note and stored:
+        stored[0][ORDER_NOTE_FIELD] = note
+    return order_lines(stored)
+
+
+def order_note(order: OrderRecord) -> str | None:
+    """The note the customer gave for the whole order, if any."""
+    note = order.lines[0].get(ORDER_NOTE_FIELD) if order.lines else None
+    return note if isinstance(note, str) else None
 
 
 @router.message(is_location, state=States.CHECKOUT_ADDRESS)
@@ -85,7 +105,7 @@ async def confirm_order(ctx: Context) -> None:
         currency=restaurant.currency,
         total_minor=total,
         delivery_fee_minor=fee,
-        lines=tuple(session.cart.describe()["lines"]),
+        lines=order_lines_with_note(session.cart.describe()["lines"], session.order_note),
         created_at=ctx.now,
     )
     if not await ctx.fire("confirm"):

@@ -13,13 +13,14 @@ from fsm.machine import ORDER_FLOW, MachineSpec
 from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId, Command
+from routes.conversation.handlers.cart_lines import ask_order_note
+from routes.conversation.handlers.reorder import offer_same_again
 from routes.conversation.order_news import order_news
 from routes.conversation.questions import render_cart
 from routes.conversation.router import Handler, Router
 from storage.base import DraftRecord
 
 router = Router("commands")
-
 
 
 def help_text(spec: MachineSpec = ORDER_FLOW) -> str:
@@ -57,8 +58,12 @@ async def show_help(ctx: Context) -> None:
 async def show_order_status(ctx: Context) -> None:
     order = await ctx.latest_order()
     ctx.say("You haven't ordered from us yet." if order is None
-            else order_news(order, ctx.restaurant))
+            else order_news(order, ctx.restaurant, ask_rating=False))
     ctx.ask()
+
+
+on_command("same again")(offer_same_again)
+on_command("note")(ask_order_note)
 
 
 @on_command("staff")

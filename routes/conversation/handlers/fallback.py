@@ -34,6 +34,7 @@ def media_reply(media: str) -> str:
 @router.message(any_message)
 async def ask_again(ctx: Context) -> None:
     kind = ctx.inbound.kind
+    ctx.session.asking = ctx.asked  # a side question not answered is asked again
     if kind == "choice":
         ctx.say("That option is from an earlier step.")
     elif kind == "location":

@@ -10,6 +10,7 @@ from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId
 from routes.conversation.matching import read_number
 from routes.conversation.router import Router
+from routes.conversation.side_questions import SWITCH
 
 router = Router("ordering")
 
@@ -25,6 +26,21 @@ async def choose_order_type(ctx: Context) -> None:
         ctx.say(f"Sorry, {restaurant.name} doesn't offer {kind}.")
         ctx.ask()
         return
+    if session.order_type is not None and session.order_type != kind:
+        # An old Delivery/Pickup button: ask before switching (and adding a fee).
+        session.asking = f"{SWITCH}{kind}"
+        ctx.ask()
+        return
+    if session.order_type == kind and session.state != States.CHOOSING_ORDER_TYPE:
+        ctx.say(f"You're already ordering for {kind}.")
+        ctx.ask()
+        return
+    await apply_order_type(ctx, kind)
+
+
+async def apply_order_type(ctx: Context, kind: str) -> None:
+    """Make ``kind`` the order type and go on to its next step."""
+    session, restaurant = ctx.session, ctx.restaurant
     session.order_type = kind
     if kind == DELIVERY:
         session.branch_id = None
@@ -111,18 +127,25 @@ async def pick_addon(ctx: Context) -> None:
 
 @router.message(ChoiceId("action:no_addons"), state=States.CHOOSING_ADDONS)
 async def finish_addons(ctx: Context) -> None:
+    await add_pending_to_cart(ctx)
+
+
+async def add_pending_to_cart(ctx: Context, *, ask: bool = True) -> None:
+    """Put the item waiting for its add-ons in the cart with those chosen so far."""
     pending = ctx.session.pending
     item = ctx.restaurant.item(pending.item_id) if pending else None
     if pending is None or item is None or item.id in ctx.sold_out:
+        ctx.session.pending = None
         ctx.say(NOT_ON_MENU)
         await ctx.fire("show_menu")
-        ctx.ask()
+        if ask:
+            ctx.ask()
         return
-    await _add_to_cart(ctx, item, pending.addon_ids, pending.quantity)
+    await _add_to_cart(ctx, item, pending.addon_ids, pending.quantity, ask=ask)
 
 
 async def _add_to_cart(ctx: Context, item: Item, addon_ids: list[str],
-                       quantity: int = 1) -> None:
+                       quantity: int = 1, *, ask: bool = True) -> None:
     session = ctx.session
     addons = [addon for addon in item.addons if addon.id in addon_ids]
     try:
@@ -139,7 +162,8 @@ async def _add_to_cart(ctx: Context, item: Item, addon_ids: list[str],
             ctx.say(f"Added {quantity} × {item.name}{extras} ({price} each).")
     session.pending = None
     await ctx.fire("add_item")
-    ctx.ask()
+    if ask:
+        ctx.ask()
 
 
 @router.message(ChoiceId("remove:"), state=BROWSING)
