@@ -43,6 +43,7 @@ def render(visit: Visit | None, request: web.Request, template: str, status: int
         session = visit.session
         restaurant = visit.service.config.restaurant(session.restaurant_id or "")
         context.update(csrf=session.csrf, who=session.principal.name,
+                       since=request.app[EVENTS].last_id,
                        is_admin=session.is_admin, restaurant=restaurant,
                        flash=session.take_flash())
     response = aiohttp_jinja2.render_template(template, request, context, status=status)
@@ -131,7 +132,16 @@ async def controls_page(visit: Visit) -> web.StreamResponse:
 
 
 async def _events(visit: Visit) -> web.StreamResponse:
-    return await stream(visit.request, visit.request.app[EVENTS], visit.restaurant_id)
+    """The live events; ``?since=`` (the hub's last id when the page was drawn) stands in for
+    ``Last-Event-ID`` on the first connection, so nothing between drawing and connecting is lost.
+    """
+    request = visit.request
+    since = request.query.get("since")
+    if since and "Last-Event-ID" not in request.headers:
+        headers = request.headers.copy()
+        headers["Last-Event-ID"] = since
+        request = request.clone(headers=headers)
+    return await stream(request, request.app[EVENTS], visit.restaurant_id)
 
 
 events = page(_events)

@@ -299,7 +299,8 @@
 
   function connect() {
     const status = document.getElementById("connection");
-    const source = new EventSource("/console/events");
+    // Events since the page was drawn (the browser sends Last-Event-ID on reconnects).
+    const source = new EventSource("/console/events?since=" + encodeURIComponent(body.dataset.since || ""));
     source.onopen = () => { status.textContent = "Live updates: on"; body.dataset.live = "on"; };
     source.onerror = () => { status.textContent = "Live updates: reconnecting…"; body.dataset.live = "off"; };
     const on = (kind, handle) => source.addEventListener(kind, (event) => handle(JSON.parse(event.data)));
