@@ -19,7 +19,8 @@ from tests.conftest import Customer
 
 OLD, NEW = "15550100121", "15550100122"
 # Meta's system message for a number change, as in the failing case (no contacts array).
-NUMBER_CHANGE_BODY: dict[str, Any] = json.loads("""{"object":"whatsapp_business_account","entry":[{"id":"2012",
+NUMBER_CHANGE_BODY: dict[str, Any] = json.loads(
+    """{"object":"whatsapp_business_account","entry":[{"id":"2012",
 "changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{
 "display_phone_number":"15550001111","phone_number_id":"109876543210001"},"messages":[{
 "from":"15550100121","id":"wamid.QAFAKE0000000000000129","timestamp":"1795968010",
