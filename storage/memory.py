@@ -22,6 +22,7 @@ from storage.base import (
     SessionStore,
 )
 from storage.codec import check_snapshot_size
+from storage.conversation_move import check_keys
 from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
 from storage.memory_staff import MemoryRestaurantSide, StoredOrder, StoredStatus
 
@@ -118,6 +119,19 @@ class MemoryStore(MemoryRestaurantSide, SessionStore):
     async def delete_session(self, key: SessionKey) -> bool:
         self._check_open()
         return self._sessions.pop(key, None) is not None
+
+    async def move_conversation(self, old: SessionKey, new: SessionKey) -> bool:
+        self._check_open()
+        check_keys(old.restaurant_id, new.restaurant_id)
+        moved = self._move_restaurant_side(old, new)
+        row = self._sessions.pop(old, None)
+        if row is not None and new not in self._sessions:
+            self._sessions[new] = replace(row, key=new)
+        drafts = [index for index, draft in enumerate(self._drafts) if draft.record.key == old]
+        for index in drafts:
+            draft = self._drafts[index]
+            self._drafts[index] = replace(draft, record=replace(draft.record, key=new))
+        return moved or row is not None or bool(drafts)
 
     async def list_sessions(self, restaurant_id: str | None = None,
                             limit: int = 100) -> list[SessionRow]:

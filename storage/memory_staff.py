@@ -129,6 +129,24 @@ class MemoryRestaurantSide:
         newest = rows[len(rows) - max(limit, 0):] if limit > 0 else []
         return [replace(row.record, status=self._delivery(row)) for row in newest]
 
+    def _move_restaurant_side(self, old: SessionKey, new: SessionKey) -> bool:
+        """Orders, log and staff record of ``old`` become ``new``'s (see ``move_conversation``)."""
+        orders = [key for key, stored in self._orders.items()
+                  if key[0] == old.restaurant_id and stored.record.customer_id == old.customer_id]
+        for key in orders:
+            stored = self._orders[key]
+            self._orders[key] = replace(stored, record=replace(
+                stored.record, customer_id=new.customer_id))
+        rows = self._log.pop(old, [])
+        if rows:
+            moved = [replace(row, record=replace(row.record, key=new)) for row in rows]
+            merged = self._log.get(new, []) + moved
+            self._log[new] = sorted(merged, key=lambda row: row.record.id)
+        record = self._conversations.pop(old, None)
+        if record is not None and new not in self._conversations:
+            self._conversations[new] = replace(record, key=new)
+        return bool(orders or rows or record)
+
     async def controls(self, restaurant_id: str) -> Controls:
         self._check_open()
         return self._controls.get(restaurant_id, Controls(restaurant_id))

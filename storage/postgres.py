@@ -39,9 +39,11 @@ from typing import Final, TypeVar
 import asyncpg
 
 from storage.base import Changes, InboxRecord, OutboxRecord, SessionKey, SessionStore
+from storage.conversation_move import check_keys
 from storage.errors import StorageError, StoreClosed
 from storage.postgres_commit import check_changes, write_changes
 from storage.postgres_connect import Connection, Database
+from storage.postgres_move import move_work
 from storage.postgres_order import CallOrder, Turn
 from storage.postgres_schema import check_version, migrate
 from storage.postgres_staff import PostgresRestaurantSide
@@ -234,6 +236,11 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
             "DELETE FROM sessions WHERE restaurant_id = $1 AND customer_id = $2 RETURNING 1",
             key.restaurant_id, key.customer_id)
         return bool(rows)
+
+    async def move_conversation(self, old: SessionKey, new: SessionKey) -> bool:
+        check_keys(old.restaurant_id, new.restaurant_id)
+        return await self._write(frozenset({("session", old), ("session", new)}),
+                                 f"moving {old} to {new}", move_work(old, new))
 
     async def prune_inbox(self, processed_before: float) -> int:
         return await self._prune("pruning the inbox", INBOX_SCAN, INBOX_PRUNE, processed_before)

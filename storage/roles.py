@@ -140,6 +140,21 @@ class SessionStorage(ABC):
         """
 
     @abstractmethod
+    async def move_conversation(self, old: SessionKey, new: SessionKey) -> bool:
+        """Make ``old``'s conversation ``new``'s (the customer changed number); ``True`` if
+        anything moved.
+
+        In one transaction: the snapshot and the staff-facing record move
+        unless ``new`` has its own (then ``old``'s are deleted); the message log
+        (rows keep their ids), the orders (their ``customer_id`` becomes
+        ``new``'s, so :meth:`~storage.staff.OrderBoard.latest_order` of ``new``
+        finds them) and the abandoned carts always move. Quarantine records,
+        inbox and outbox rows stay with ``old``. Running it again moves nothing.
+        Ordered after every commit that has already returned. ``ValueError``
+        if the keys are of different restaurants.
+        """
+
+    @abstractmethod
     async def list_sessions(self, restaurant_id: str | None = None,
                             limit: int = 100) -> list[SessionRow]:
         """Stored conversations, most recently updated first; at most ``limit`` of them.

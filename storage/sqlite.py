@@ -30,6 +30,7 @@ import aiosqlite
 
 from storage.base import Changes, InboxRecord, OutboxRecord, SessionKey, SessionStore
 from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
+from storage.sqlite_move import move_conversation
 from storage.sqlite_prune import INBOX_PRUNER, OUTBOX_PRUNER
 from storage.sqlite_read import PRAGMAS, connect_reader
 from storage.sqlite_schema import (
@@ -207,6 +208,9 @@ class SQLiteStore(SQLiteRestaurantSide, SessionStore):
         deleted = await self._open_writer().execute(f"deleting {key}", DELETE_SESSION.sql(),
                                                     key_params(key))
         return deleted > 0
+
+    async def move_conversation(self, old: SessionKey, new: SessionKey) -> bool:
+        return await move_conversation(self._open_writer(), old, new)
 
     async def prune_inbox(self, processed_before: float) -> int:
         return await INBOX_PRUNER.run(self._read, self._open_writer().execute, processed_before)

@@ -211,13 +211,15 @@ class Notices:
     no change to the cart; a number change moves the conversation to the new number.
 
     Runs just inside :class:`SessionLifecycle`, so the notice is still marked
-    processed and logged in the old conversation's commit. The move is a
-    commit of its own, made first: the old number's state, cart and choices
-    become the new number's conversation (with its contact for staff
-    replies) unless the new number already has one, in which case that one
-    is kept. Then the old conversation starts over. A crash between the two
-    commits processes the notice again, which finds the new conversation
-    there and only clears the old one: the move happens once.
+    processed and logged in the old conversation's commit. The move comes
+    first, in the store (:meth:`~storage.roles.SessionStorage.move_conversation`):
+    the old number's state, cart and choices (unless the new number already
+    has a conversation, which is kept), its message history, its staff record,
+    its orders (so ``status``, ``same again`` and the staff's order
+    notifications follow the new number) and its abandoned carts. Then the
+    new number's contact is committed for staff replies, and the old
+    conversation starts over. A crash in between processes the notice again:
+    the second move finds nothing left to move, so the move happens once.
     """
 
     def __init__(self, repository: SessionRepository) -> None:
@@ -236,17 +238,17 @@ class Notices:
     async def _move(self, update: Update, new_key: SessionKey) -> None:
         session = update.session
         assert session is not None
-        if await self.repository.store.load_snapshot(new_key) is None:
-            moved = Session.from_snapshot(session.to_snapshot())
-            contact = update.reply_via.contact if update.reply_via is not None else None
-            changes = Changes(key=new_key, updated_at=update.now)
-            changes.conversation = ConversationChange(
+        store = self.repository.store
+        moved = await store.move_conversation(update.key, new_key)
+        self.repository.forget(update.key)
+        self.repository.forget(new_key)
+        contact = update.reply_via.contact if update.reply_via is not None else None
+        if contact is not None or update.profile_name is not None:
+            await store.commit(Changes(key=new_key, updated_at=update.now,
+                                       conversation=ConversationChange(
                 name=update.profile_name,
-                contact=None if contact is None else (contact[0], new_key.customer_id, None))
-            await self.repository.save(moved, changes)
-            logger.info("number change restaurant=%s: conversation moved from %s to %s",
-                        update.key.restaurant_id, update.key.customer_id, new_key.customer_id)
-        else:
-            logger.info("number change restaurant=%s: %s already has a conversation, kept",
-                        update.key.restaurant_id, new_key.customer_id)
+                contact=None if contact is None else (contact[0], new_key.customer_id, None))))
+        logger.info("number change restaurant=%s: conversation of %s moved to %s (%s)",
+                    update.key.restaurant_id, update.key.customer_id, new_key.customer_id,
+                    "moved" if moved else "nothing to move")
         session.start_over()
