@@ -7,6 +7,10 @@ the staff API under ``/api/v1`` with its live events, and ``GET /metrics``
 keys; resources open and close in ``cleanup_ctx``, in order: the store, then
 the WhatsApp channel (Graph client, sender, inbox processor, upkeep).
 Handlers are module functions that read ``request.app[KEY]``.
+
+The config can be replaced while serving (``SIGHUP``, :mod:`routes.ops.reload`):
+:class:`LiveConfig` (``app[LIVE_CONFIG]``) hands the new one to every object
+that reads it, in one synchronous step, so no message sees half of a change.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ import asyncio
 import gc
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Final
+from functools import partial
+from typing import Final, Protocol
 
 from aiohttp import web
 
+from fsm.config import AppConfig
 from routes.console import add_console
 from routes.conversation.flow import conversation_dispatcher
 from routes.conversation.gate import ControlsCache
@@ -47,10 +53,60 @@ WEBHOOK: Final = web.AppKey("webhook", WhatsAppWebhook)
 _OPEN_STORE: Final[web.AppKey[StoreOpener]] = web.AppKey("open_store")
 
 
+class ReadsConfig(Protocol):
+    """An object that looks up restaurants in its ``config`` at each message or call."""
+
+    config: AppConfig
+
+
+class LiveConfig:
+    """The config ``serve`` runs on now; :meth:`replace` swaps it everywhere at once.
+
+    The dispatcher, the inbox processor, the webhook, the conversation hooks and
+    the staff service each keep a ``config`` attribute and read it per message
+    (or call); :meth:`replace` sets them all and the metrics' source without
+    awaiting, so on the event loop the swap is atomic: a message being handled
+    finishes with the restaurant it started with, the next one gets the new
+    menu (stored carts are reconciled with it then). ``session.ttl_minutes``,
+    ``storage``, ``server`` and ``whatsapp`` are read at start-up only.
+    """
+
+    def __init__(self, config: AppConfig) -> None:
+        self.current = config
+        self._readers: list[ReadsConfig] = []
+        self._listeners: list[Callable[[AppConfig], None]] = []
+
+    def attach(self, *readers: ReadsConfig, listener: Callable[[AppConfig], None] | None = None
+               ) -> None:
+        """Keep ``readers`` (and ``listener``) on the current config from now on."""
+        self._readers.extend(readers)
+        if listener is not None:
+            self._listeners.append(listener)
+        for reader in readers:
+            reader.config = self.current
+        if listener is not None:
+            listener(self.current)
+
+    def detach(self) -> None:
+        self._readers.clear()
+        self._listeners.clear()
+
+    def replace(self, config: AppConfig) -> None:
+        self.current = config
+        for reader in self._readers:
+            reader.config = config
+        for listener in self._listeners:
+            listener(config)
+
+
+LIVE_CONFIG: Final = web.AppKey("live_config", LiveConfig)
+
+
 def create_app(settings: Settings, open_store: StoreOpener) -> web.Application:
     """The ``serve`` application; nothing is opened until it starts."""
     app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[count_webhooks])
     app[SETTINGS] = settings
+    app[LIVE_CONFIG] = LiveConfig(settings.config)
     app[_OPEN_STORE] = open_store
     app[METRICS] = Metrics()
     app[staff_api.EVENTS] = EventHub()
@@ -124,6 +180,11 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
         app[staff_api.SERVICE] = StaffService(settings.config, store, controls, hub=hub,
                                               deliver=sender.enqueue, clock=settings.clock)
         metrics.attach(store, settings.config)
+        # From here on a reload (SIGHUP) swaps the config of all of them at once;
+        # attaching also applies one that came during start-up.
+        live = app[LIVE_CONFIG]
+        live.attach(dispatcher, inbox, app[WEBHOOK], hooks, app[staff_api.SERVICE],
+                    listener=partial(metrics.attach, store))
         await inbox.recover()
         sending = asyncio.create_task(sender.run(), name="outbox sender")
         upkeep = asyncio.create_task(maintain(settings.clock, store, inbox), name="upkeep")
@@ -133,6 +194,7 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
             # The server stopped accepting: finish the messages being processed
             # and the sends in flight; everything else is durable for the next start.
             upkeep.cancel()
+            live.detach()
             metrics.detach()
             await inbox.stop()
             await sender.stop()

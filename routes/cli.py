@@ -9,6 +9,7 @@
     python bot.py db        create or upgrade the schema (db migrate; PostgreSQL by URL)
     python bot.py staff     add, list or revoke staff tokens for the API
     python bot.py orders    list, show or move orders
+    python bot.py reload    make the running serve re-read config.yaml (or send it SIGHUP)
 
 Only this module picks concrete backends and reads the environment; ``bot.py``
 and the ``orderbot`` console script both call :func:`main`.
@@ -35,10 +36,11 @@ from fsm.errors import FsmError
 from fsm.machine import ORDER_FLOW, MachineSpec
 from fsm.migrations import migrate_snapshot
 from fsm.order_lifecycle import ORDER_LIFECYCLE
-from routes.app import create_app, tune_gc
+from routes.app import LIVE_CONFIG, create_app, tune_gc
 from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.flow import conversation_dispatcher
 from routes.diagram import GraphvizError, render_diagram
+from routes.ops.reload import ReloadError, reload_config, signal_serve
 from routes.server import run as run_server
 from routes.settings import Settings
 from routes.staff import cli as staff_cli
@@ -315,12 +317,16 @@ async def db_migrate(db: Path | DatabaseUrl, out: TextIO) -> None:
         out.write(f"{db}: schema upgraded from version {before} to {after}\n")
 
 
-def serve(settings: Settings, db_path: Path | DatabaseUrl, host: str, port: int) -> None:
+def serve(settings: Settings, db_path: Path | DatabaseUrl, host: str, port: int,
+          config_path: Path) -> None:
     tune_gc()
     logger.info("serving on http://%s:%d (database %s)", host, port, db_path)
+    app = create_app(settings, partial(locked_store, db_path))
     # The server's limits (a request must arrive within 10 s, at most 512
-    # connections open) and graceful shutdown: routes/server.py.
-    run_server(create_app(settings, partial(locked_store, db_path)), host=host, port=port)
+    # connections open) and graceful shutdown: routes/server.py. SIGHUP
+    # re-reads config_path (routes/ops/reload.py).
+    run_server(app, host=host, port=port,
+               hangup=partial(reload_config, app[LIVE_CONFIG], config_path))
 
 
 def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
@@ -387,6 +393,14 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     serve_cmd.add_argument("--insecure-dev", action="store_true",
                            help="accept unsigned webhooks when WHATSAPP_APP_SECRET is unset")
 
+    reload_cmd = commands.add_parser(
+        "reload", help="make the running serve re-read its config (menus) without a restart")
+    reload_cmd.add_argument("-c", "--config", default="config.yaml", type=Path,
+                            help="checked first; serve re-reads the file it was started with")
+    reload_cmd.add_argument("--db", help="the SQLite file serve runs on (default: "
+                            "storage.path next to the config); for PostgreSQL send SIGHUP "
+                            "yourself (kill -HUP PID, systemctl reload orderbot)")
+
     db_cmd = commands.add_parser("db", help="create or upgrade the database's schema")
     db_cmd.add_argument("action", choices=["migrate"])
     db_cmd.add_argument("-c", "--config", default="config.yaml", type=Path)
@@ -428,8 +442,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             logging.getLogger("transitions").setLevel(logging.WARNING)
             settings = settings_from_environment(config, os.environ, args.insecure_dev)
             serve(settings, url or db_path, args.host or config.server.host,
-                  args.port or config.server.port)
-    except (UsageError, FsmError, StorageError) as exc:
+                  args.port or config.server.port, args.config)
+        elif args.command == "reload":
+            # The file was just parsed above: a bad one is refused here, precisely.
+            pid = signal_serve(db_path)
+            print(f"{args.config}: valid; sent SIGHUP to serve (process {pid}), which "
+                  "logs whether it loaded it")
+    except (UsageError, FsmError, StorageError, ReloadError) as exc:
         print(exc, file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

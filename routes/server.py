@@ -4,6 +4,10 @@
 start-up, signals (SIGINT, SIGTERM: stop accepting, finish the requests in
 progress, run the cleanups) and shutdown, plus:
 
+- **SIGHUP calls** ``hangup`` (``serve`` re-reads its config:
+  :mod:`routes.ops.reload`) instead of ending the process, from before the
+  app starts until it has stopped.
+
 - **a request must arrive in time.** aiohttp closes a connection whose
   request line and headers have not all arrived within
   :attr:`ServerLimits.request_arrival_seconds` of connecting (or of its
@@ -24,7 +28,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -123,10 +129,13 @@ async def start(app: web.Application, host: str, port: int,
 
 
 def run(app: web.Application, *, host: str, port: int,
-        limits: ServerLimits = ServerLimits()) -> None:
+        limits: ServerLimits = ServerLimits(),
+        hangup: Callable[[], object] | None = None) -> None:
     """Serve ``app`` until SIGINT or SIGTERM, like ``web.run_app`` (see the module docstring).
 
-    Start-up errors (a cleanup context failing, the port in use) propagate.
+    ``hangup`` is called on the loop at each SIGHUP (``None``: SIGHUP is ignored,
+    never fatal). Start-up errors (a cleanup context failing, the port in use)
+    propagate.
     """
     async def serve() -> None:
         serving = await start(app, host, port, limits, handle_signals=True)
@@ -137,6 +146,7 @@ def run(app: web.Application, *, host: str, port: int,
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
+    loop.add_signal_handler(signal.SIGHUP, _on_hangup, hangup)
     main = loop.create_task(serve())
     try:
         loop.run_until_complete(main)
@@ -154,5 +164,16 @@ def run(app: web.Application, *, host: str, port: int,
                 task.cancel()
             loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.remove_signal_handler(signal.SIGHUP)
             asyncio.set_event_loop(None)
             loop.close()
+
+
+def _on_hangup(hangup: Callable[[], object] | None) -> None:
+    if hangup is None:
+        logger.info("SIGHUP ignored")
+        return
+    try:
+        hangup()
+    except Exception:  # a reload must never take the server down
+        logger.exception("SIGHUP: the reload failed; serving on as before")
