@@ -3,13 +3,16 @@ switch, sold-out items and the customer's `status` — on every store backend.""
 
 from __future__ import annotations
 
-from fsm.config import Restaurant
+import asyncio
+
+from fsm.config import AppConfig, Restaurant
 from fsm.order_lifecycle import OrderStatus
 from fsm.states import States
 from routes.conversation.dispatcher import Dispatcher
-from storage.base import SessionKey, SessionStore
+from storage.base import OutboxRecord, SessionKey, SessionStore
+from storage.memory import MemoryStore
 from storage.records import Changes, ConversationChange, OrderMove
-from tests.conftest import Customer, FakeClock
+from tests.conftest import Customer, FakeClock, make_dispatcher
 from tests.routes.conversation.test_ordering_flow import walk_order
 from tests.routes.test_guarantees import stored_session
 
@@ -148,3 +151,42 @@ async def test_status_answers_from_the_stored_order(
         order.reference, OrderStatus.CONFIRMED, OrderStatus.PREPARING, "Sam", clock())]))
     await amira.type("status")
     assert f"Your order {order.reference} is being prepared." in amira.text
+
+
+class HeldCommits(MemoryStore):
+    """A memory store that can hold a customer message's commit until told to go on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.holding = False
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def commit(self, changes: Changes) -> list[OutboxRecord]:
+        if self.holding and any(entry.direction == "in" for entry in changes.log):
+            self.entered.set()
+            await self.release.wait()
+        return await super().commit(changes)
+
+
+async def test_a_takeover_racing_an_in_flight_message_lets_at_most_that_reply_through(
+        config: AppConfig, luigis: Restaurant, clock: FakeClock) -> None:
+    store = HeldCommits()
+    await store.open()
+    customer = Customer(make_dispatcher(config, store, clock), luigis, "447700900123")
+    key = key_of(customer)
+    await customer.type("hi")
+
+    store.holding = True
+    in_flight = asyncio.create_task(customer.tap("order_type:delivery"))
+    await store.entered.wait()  # handled, past the gate, its commit not yet landed
+    await store.commit(Changes(key, clock(), conversation=ConversationChange(bot_paused=True)))
+    store.release.set()
+    assert await in_flight, "the message already in flight is answered"
+
+    store.holding = False
+    assert await customer.type("menu") == []
+    assert await customer.tap("category:pizza") == []
+    log = await store.messages(key)
+    assert [entry.direction for entry in log[-2:]] == ["in", "in"]  # logged, not answered
+    await store.close()
