@@ -9,6 +9,7 @@
     python bot.py db        create or upgrade the schema (db migrate; PostgreSQL by URL)
     python bot.py staff     add, list or revoke staff tokens for the API
     python bot.py orders    list, show or move orders
+    python bot.py doctor    check config, secrets, database, Graph and the token before going live
     python bot.py reload    make the running serve re-read config.yaml (or send it SIGHUP)
 
 Only this module picks concrete backends and reads the environment; ``bot.py``
@@ -40,6 +41,7 @@ from routes.app import LIVE_CONFIG, create_app, tune_gc
 from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.flow import conversation_dispatcher
 from routes.diagram import GraphvizError, render_diagram
+from routes.ops.doctor import report, run_checks
 from routes.ops.reload import ReloadError, reload_config, signal_serve
 from routes.server import run as run_server
 from routes.settings import Settings
@@ -317,6 +319,16 @@ async def db_migrate(db: Path | DatabaseUrl, out: TextIO) -> None:
         out.write(f"{db}: schema upgraded from version {before} to {after}\n")
 
 
+async def doctor(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) -> int:
+    """``doctor``: the go-live checklist (routes/ops/doctor.py); 1 if anything failed."""
+    def database(config: AppConfig) -> Path | tuple[str, str]:
+        url = postgres_url(args.db, env)
+        return (url.url, str(url)) if url else database_path(args.config, config, args.db)
+
+    checks = await run_checks(partial(load_config, args.config), args.config, database, env)
+    return report(checks, out)
+
+
 def serve(settings: Settings, db_path: Path | DatabaseUrl, host: str, port: int,
           config_path: Path) -> None:
     tune_gc()
@@ -393,6 +405,12 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     serve_cmd.add_argument("--insecure-dev", action="store_true",
                            help="accept unsigned webhooks when WHATSAPP_APP_SECRET is unset")
 
+    doctor_cmd = commands.add_parser(
+        "doctor", help="check what serve needs: config, secrets, database, Graph and the token")
+    doctor_cmd.add_argument("-c", "--config", default="config.yaml", type=Path)
+    doctor_cmd.add_argument("--db", help="as serve's --db (default: storage.path next to the "
+                            "config, or ORDERBOT_DATABASE_URL)")
+
     reload_cmd = commands.add_parser(
         "reload", help="make the running serve re-read its config (menus) without a restart")
     reload_cmd.add_argument("-c", "--config", default="config.yaml", type=Path,
@@ -417,6 +435,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "diagram":
             diagram(args, sys.stdout.buffer)
             return 0
+        if args.command == "doctor":
+            return asyncio.run(doctor(args, os.environ, sys.stdout))
         config = load_config(args.config)
         db_path = database_path(args.config, config, args.db)
         url = postgres_url(args.db, os.environ)

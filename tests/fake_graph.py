@@ -3,7 +3,9 @@
 ``POST /{version}/{phone_number_id}/messages`` (the version segment is
 optional) answers like Meta: a wamid for a message, ``{"success": true}`` for
 a read receipt, and Meta's error body when a failure was scripted with
-``fail_next``. Every request is recorded in arrival order::
+``fail_next``. ``GET /{version}/{phone_number_id}`` answers ``{"id": …}`` for a
+token it accepts (what ``bot.py doctor`` asks; ``lookups`` records them). Every
+request is recorded in arrival order::
 
     fake = await start_fake_graph()
     try:
@@ -56,6 +58,8 @@ class FakeGraph:
         app = web.Application()
         app.router.add_post("/{version}/{phone_number_id}/messages", self._handle)
         app.router.add_post("/{phone_number_id}/messages", self._handle)
+        app.router.add_get("/{version}/{phone_number_id}", self._lookup)
+        self.lookups: list[RecordedRequest] = []  # GET of a phone number, any answer
         self._runner = web.AppRunner(app)
         self._version = version
         self.url = ""  # set by start()
@@ -115,6 +119,18 @@ class FakeGraph:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
+
+    async def _lookup(self, request: web.Request) -> web.Response:
+        """``GET /{version}/{phone_number_id}?fields=id``: the number, for a good token."""
+        phone_number_id = request.match_info["phone_number_id"]
+        authorization = request.headers.get("Authorization")
+        self.lookups.append(RecordedRequest(phone_number_id, dict(request.query), authorization))
+        if not (authorization or "").startswith("Bearer ") or (
+                self.required_token is not None
+                and authorization != f"Bearer {self.required_token}"):
+            self.token_rejections += 1
+            return _error(401, 190, "Error validating access token: Session has expired")
+        return web.json_response({"id": phone_number_id})
 
     async def _handle(self, request: web.Request) -> web.Response:
         raw = await request.read()
