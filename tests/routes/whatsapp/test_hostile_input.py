@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from routes.app import STORE, WEBHOOK
-from routes.whatsapp.parser import ID_MAX, PIN_LABEL_MAX, parse_notification
+from routes.whatsapp.fields import ID_MAX, PIN_LABEL_MAX
+from routes.whatsapp.parser import parse_notification
 from routes.whatsapp.webhook import RejectionLog
 from tests.whatsapp_support import (
     FIXTURE_TIME,
