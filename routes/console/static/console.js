@@ -314,5 +314,9 @@
   document.querySelectorAll("time[datetime]").forEach(localize);
   soundToggle();
   if (document.getElementById("connection") && page !== "pick") connect();
-  if (page === "thread") refreshThread();
+  if (page === "thread") {
+    refreshThread();
+    // Delivery ticks change without an event: re-read the open thread now and then.
+    setInterval(() => { if (document.visibilityState === "visible") refreshThread(); }, 20000);
+  }
 })();

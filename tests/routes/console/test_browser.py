@@ -117,7 +117,12 @@ async def test_take_over_reply_and_hand_back(client: Client, graph: FakeGraph,
     await expect(sent).to_contain_text("Ana here — your pizza is on us.")
     await settle(client)
     assert texts_to(graph, BEN).count("Ana here — your pizza is on us.") == 1
-    await expect(sent.locator(".tick")).to_have_attribute("aria-label", re.compile("Sent|Deliv"))
+    # Meta's delivery statuses are not announced as events: the thread shows them when it is
+    # next drawn (a reload here; the page also re-reads itself every 20 s).
+    await page.reload()
+    sent = page.locator("#thread .msg.out").last
+    await expect(sent.locator(".tick")).to_have_attribute("aria-label", "Sent")
+    await expect(page.locator("body")).to_have_attribute("data-live", "on")
 
     replies = len(texts_to(graph, BEN))
     await say(client, BEN, "thank you!")  # the bot is quiet; the page shows it live
