@@ -41,6 +41,7 @@ from routes.app import LIVE_CONFIG, create_app, tune_gc
 from routes.conversation.dispatcher import Dispatcher
 from routes.conversation.flow import conversation_dispatcher
 from routes.diagram import GraphvizError, render_diagram
+from routes.ops import views
 from routes.ops.doctor import report, run_checks
 from routes.ops.reload import ReloadError, reload_config, signal_serve
 from routes.server import run as run_server
@@ -146,25 +147,20 @@ async def chat(config: AppConfig, db_path: Path, restaurant: Restaurant, custome
 
 async def sessions(config: AppConfig, db_path: Path, args: argparse.Namespace,
                    out: TextIO) -> None:
+    """``sessions list|show|reset`` (what they print: routes/ops/views.py)."""
     store = SQLiteStore(db_path)
     await store.open()
     try:
         if args.action == "list":
-            for row in await store.list_sessions(args.restaurant, limit=args.limit):
-                snapshot = decode_snapshot(row.snapshot)
-                out.write(f"{row.key.restaurant_id}\t{row.key.customer_id}\t"
-                          f"{snapshot.get('state')}\t{len(snapshot.get('cart') or [])} lines\t"
-                          f"updated {row.updated_at:.0f}\n")
+            await views.sessions_list(store, config, args.restaurant, args.limit, args.json,
+                                      out)
             return
         if not args.customer:
             raise UsageError(f"sessions {args.action} needs --customer")
         key = SessionKey(pick_restaurant(config, args.restaurant).id, args.customer)
         if args.action == "show":
-            blob = await store.load_snapshot(key)
-            if blob is None:
+            if not await views.sessions_show(store, config, key, args.json, out):
                 raise UsageError(f"no stored conversation for {key.customer_id}")
-            for name, value in decode_snapshot(blob).items():
-                out.write(f"{name}: {value!r}\n")
         else:
             # A running serve or chat would go on from its cached copy.
             with InstanceLock(db_path):
@@ -172,6 +168,18 @@ async def sessions(config: AppConfig, db_path: Path, args: argparse.Namespace,
             out.write("reset\n" if deleted else "no stored conversation\n")
     finally:
         await store.close()
+
+
+def existing_database(db_path: Path, args: argparse.Namespace, config: AppConfig) -> Path:
+    """``db_path``, which must exist unless ``--create`` or it is the config's default file.
+
+    A mistyped ``--db`` would otherwise open a new, empty database and show nothing.
+    """
+    if (str(db_path) == MEMORY_DB or db_path.exists() or getattr(args, "create", False)
+            or db_path == database_path(args.config, config, None)):
+        return db_path
+    raise UsageError(f"{db_path}: no such database (check --db, or give --create to start "
+                     "a new one)")
 
 
 async def stored_state(args: argparse.Namespace) -> str:
@@ -279,9 +287,17 @@ async def staff_and_orders(config: AppConfig, db_path: Path, args: argparse.Name
                     await staff_cli.staff_list(store, restaurant, out)
                 else:
                     await staff_cli.staff_revoke(store, config, restaurant, args.name, out)
+            elif args.action == "list" and args.json:
+                restaurants = ([staff_cli.restaurant_of(config, restaurant)] if restaurant
+                               else list(config.restaurants))
+                await views.orders_list_json(store, restaurants, args.status, args.limit, out)
             elif args.action == "list":
                 await staff_cli.orders_list(store, config, restaurant, args.status, args.limit,
                                             out)
+            elif args.action == "show" and args.json:
+                if not await views.order_show_json(
+                        store, staff_cli.restaurant_of(config, restaurant), args.reference, out):
+                    raise UsageError(f"{restaurant} has no order {args.reference!r}")
             elif args.action == "show":
                 await staff_cli.orders_show(store, config, restaurant, args.reference, out)
             else:
@@ -332,6 +348,8 @@ async def doctor(args: argparse.Namespace, env: Mapping[str, str], out: TextIO) 
 def serve(settings: Settings, db_path: Path | DatabaseUrl, host: str, port: int,
           config_path: Path) -> None:
     tune_gc()
+    if isinstance(db_path, Path) and str(db_path) != MEMORY_DB and not db_path.exists():
+        logger.warning("%s does not exist: creating a new, empty database", db_path)
     logger.info("serving on http://%s:%d (database %s)", host, port, db_path)
     app = create_app(settings, partial(locked_store, db_path))
     # The server's limits (a request must arrive within 10 s, at most 512
@@ -351,6 +369,9 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
                          help="config file (default: config.yaml)")
         sub.add_argument("--db", help="SQLite file (default: storage.path next to the config)")
         sub.add_argument("--restaurant", help="restaurant id (default: the first one)")
+        sub.add_argument("--create", action="store_true",
+                         help="make a new database if --db names none (otherwise an error, "
+                              "but for the default file next to the config)")
 
     chat_cmd = commands.add_parser("chat", help="talk to the bot in the terminal")
     common(chat_cmd)
@@ -361,6 +382,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     common(sessions_cmd)
     sessions_cmd.add_argument("--customer", help="customer id (show, reset)")
     sessions_cmd.add_argument("--limit", type=int, default=100)
+    sessions_cmd.add_argument("--json", action="store_true", help="JSON for scripts (list, show)")
 
     diagram_cmd = commands.add_parser("diagram", help="the conversation's or an order's "
                                                       "state diagram")
@@ -390,6 +412,7 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     common(orders_cmd)
     orders_cmd.add_argument("--status", help="only orders in this status (list)")
     orders_cmd.add_argument("--limit", type=int, default=50, help="per restaurant (list)")
+    orders_cmd.add_argument("--json", action="store_true", help="JSON for scripts (list, show)")
     orders_cmd.add_argument("--reason", help="why, told to the customer (move to CANCELLED)")
     orders_cmd.add_argument("--url", help="move through the running serve at this URL "
                             "(token from ORDERBOT_ADMIN_TOKEN or ORDERBOT_TOKEN); without "
@@ -446,6 +469,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "db":
             asyncio.run(db_migrate(url or db_path, sys.stdout))
             return 0
+        if args.command in ("sessions", "staff", "orders") and not getattr(args, "url", None):
+            db_path = existing_database(db_path, args, config)
         if args.command == "chat":
             restaurant = pick_restaurant(config, args.restaurant)
             asyncio.run(chat(config, db_path, restaurant, args.customer, sys.stdin, sys.stdout))

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import UTC, datetime
 from typing import Final, TextIO
 
 import aiohttp
@@ -22,6 +21,7 @@ import aiohttp
 from fsm.config import AppConfig, Restaurant
 from fsm.order_lifecycle import OrderStatus
 from routes.conversation.gate import ControlsCache
+from routes.ops.views import local_time
 from routes.staff.auth import ADMIN, hash_token, new_token
 from routes.staff.service import Conflict, Invalid, NotFound, StaffService
 from storage.base import SessionStore
@@ -36,9 +36,8 @@ class CommandError(Exception):
 
 
 def when(at: float | None) -> str:
-    if at is None:
-        return "-"
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    """Local date-time with the zone, as every command prints times (routes/ops/views.py)."""
+    return local_time(at)
 
 
 def restaurant_of(config: AppConfig, restaurant_id: str) -> Restaurant:
