@@ -141,16 +141,19 @@ async def stream(request: web.Request, hub: EventHub, restaurant_id: str) -> web
 
 async def _forward(response: EventSourceResponse, subscription: Subscription) -> None:
     closed = asyncio.ensure_future(response.wait())  # the client went away (pings fail)
+    getter: asyncio.Future[Event | None] | None = None
     try:
         while True:
             getter = asyncio.ensure_future(subscription.queue.get())
             done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
             if getter not in done:
-                getter.cancel()
                 return
             event = getter.result()
             if event is None:
                 return
             await response.send(event.data, id=event.id, event=event.kind)
     finally:
+        # Also when the stream is cancelled (shutdown): no task may be left pending.
         closed.cancel()
+        if getter is not None:
+            getter.cancel()
