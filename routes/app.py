@@ -35,6 +35,7 @@ from routes.staff.events import EventHub
 from routes.staff.hooks import ConversationHooks
 from routes.staff.metrics import METRICS, Metrics, TimedGraphClient, count_webhooks, serve_metrics
 from routes.staff.service import StaffService
+from routes.whatsapp.claims import ClaimedInbox, SharedControls, coordination_of, send_locks
 from routes.whatsapp.inbox import InboxProcessor
 from routes.whatsapp.sender import OutboxSender
 from routes.whatsapp.upkeep import maintain
@@ -160,16 +161,21 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
     settings, store = app[SETTINGS], app[STORE]
     metrics, hub = app[METRICS], app[staff_api.EVENTS]
     async with TimedGraphClient(settings.graph_url, settings.access_token, metrics) as graph:
-        sender = OutboxSender(store, graph, settings.clock)
+        # Several processes on one PostgreSQL database share the work by claims and
+        # send locks (routes.whatsapp.claims); None for SQLite and memory.
+        coordination = coordination_of(store)
+        sender = OutboxSender(store, graph, settings.clock, locks=send_locks(coordination))
         # One cache of the switches and sold-out items: the staff API writes what the
-        # conversation reads.
-        controls = ControlsCache(store)
+        # conversation reads (re-read each second when other processes may write it).
+        controls = ControlsCache(store) if coordination is None else SharedControls(store)
         dispatcher = conversation_dispatcher(settings.config, store, clock=settings.clock,
                                              controls=controls)
         hooks = ConversationHooks(settings.config, hub, metrics, sender.enqueue)
         hooks.install(dispatcher)
-        inbox = InboxProcessor(settings.config, store, dispatcher,
-                               on_committed=hooks.on_committed)
+        inbox = (InboxProcessor(settings.config, store, dispatcher,
+                                on_committed=hooks.on_committed) if coordination is None
+                 else ClaimedInbox(settings.config, store, dispatcher, coordination,
+                                   on_committed=hooks.on_committed))
         secret = settings.app_secret
         app[SENDER], app[INBOX] = sender, inbox
         app[WEBHOOK] = WhatsAppWebhook(

@@ -22,17 +22,15 @@ queries (:mod:`storage.postgres_read`, :mod:`storage.postgres_staff`).
 Connections, their settings and errors: :mod:`storage.postgres_connect`;
 the schema and ``bot.py db migrate``: :mod:`storage.postgres_schema`.
 
-What this store does not do yet is hand out work: every process reading
-:meth:`~storage.mail.InboxStorage.pending_inbound` or
-:meth:`~storage.mail.OutboxStorage.pending_outbound` sees the same rows.
-The commit's guards keep a message processed once even so, but running
-several ``serve`` on one database needs the claim-based processing and
-sender of issue 16, not built yet.
+Handing out work among processes — claims of customers with pending
+messages, their wake-ups, per-customer send locks, one pruning process at a
+time — is :mod:`storage.postgres_claims` (:meth:`PostgresStore.coordination`).
 """
 
 from __future__ import annotations
 
 import asyncio
+import zlib
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Final, TypeVar
 
@@ -41,8 +39,9 @@ import asyncpg
 from storage.base import Changes, InboxRecord, OutboxRecord, SessionKey, SessionStore
 from storage.conversation_move import check_keys
 from storage.errors import StorageError, StoreClosed
+from storage.postgres_claims import CHANNEL, Coordination, exclusive
 from storage.postgres_commit import check_changes, write_changes
-from storage.postgres_connect import Connection, Database
+from storage.postgres_connect import Connection, Database, explain
 from storage.postgres_move import move_work
 from storage.postgres_order import CallOrder, Turn
 from storage.postgres_schema import check_version, migrate
@@ -55,18 +54,27 @@ T = TypeVar("T")
 MIN_SERVER: Final = (12, 0)
 PRUNE_CHUNK: Final = 2000
 
-ACCEPT: Final = """
-INSERT INTO inbox (message_id, restaurant_id, customer_id, phone_number_id, wa_id, user_id,
-                   sent_at, received_at, payload)
-SELECT r.message_id, r.restaurant_id, r.customer_id, r.phone_number_id, r.wa_id, r.user_id,
-       r.sent_at, r.received_at, r.payload
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-            $7::bigint[], $8::float8[], $9::bytea[]) WITH ORDINALITY
-     AS r(message_id, restaurant_id, customer_id, phone_number_id, wa_id, user_id, sent_at,
-          received_at, payload, n)
-ORDER BY r.n
-ON CONFLICT (message_id) DO NOTHING
-RETURNING message_id"""
+# New messages also make their conversations claimable (storage.postgres_claims), in
+# key order so that two deliveries never wait on each other's rows crosswise, and
+# wake the claimers of every process at commit.
+ACCEPT: Final = f"""
+WITH new AS (
+  INSERT INTO inbox (message_id, restaurant_id, customer_id, phone_number_id, wa_id, user_id,
+                     sent_at, received_at, payload)
+  SELECT r.message_id, r.restaurant_id, r.customer_id, r.phone_number_id, r.wa_id, r.user_id,
+         r.sent_at, r.received_at, r.payload
+  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+              $7::bigint[], $8::float8[], $9::bytea[]) WITH ORDINALITY
+       AS r(message_id, restaurant_id, customer_id, phone_number_id, wa_id, user_id, sent_at,
+            received_at, payload, n)
+  ORDER BY r.n
+  ON CONFLICT (message_id) DO NOTHING
+  RETURNING message_id, restaurant_id, customer_id),
+claimable AS (
+  INSERT INTO claims (restaurant_id, customer_id)
+  SELECT DISTINCT restaurant_id, customer_id FROM new ORDER BY restaurant_id, customer_id
+  ON CONFLICT DO NOTHING)
+SELECT message_id, pg_notify('{CHANNEL}', '') FROM new"""
 REMEMBER_IDENTITIES: Final = """
 INSERT INTO identities (user_id, wa_id) SELECT * FROM unnest($1::text[], $2::text[])
 ON CONFLICT (user_id) DO UPDATE SET wa_id = excluded.wa_id"""
@@ -249,20 +257,31 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
         return await self._prune("pruning the outbox", OUTBOX_SCAN, OUTBOX_PRUNE,
                                  finished_before)
 
+    def coordination(self) -> Coordination:
+        """What several processes on this database share work by (storage.postgres_claims)."""
+        return Coordination(self._database)
+
     async def _prune(self, what: str, scan: str, prune: str, before: float) -> int:
+        """Delete in chunks, one process at a time: the others skip their turn (0)."""
         self._check_writable()
         pruned = 0
         after = 0
-        while True:
-            rows = await self._fetch(what, scan, after, PRUNE_CHUNK)
-            if not rows:
-                return pruned
-            upto, newest = rows[-1]
-            [(count,)] = await self._fetch(what, prune, after, upto, before)
-            pruned += int(count)
-            if newest >= before:
-                return pruned
-            after = upto
+        async with exclusive(self._database, zlib.crc32(scan.encode()) & 0x7FFFFFFF) as sweeping:
+            if sweeping is None:
+                return 0
+            while True:
+                try:
+                    rows = await sweeping.fetch(scan, after, PRUNE_CHUNK)
+                    if not rows:
+                        return pruned
+                    upto, newest = rows[-1]
+                    count = await sweeping.fetchval(prune, after, upto, before)
+                except Exception as exc:
+                    raise explain(what, exc) from exc
+                pruned += int(count)
+                if newest >= before:
+                    return pruned
+                after = upto
 
     async def _write(self, claims: frozenset[Hashable], what: str,
                      work: Callable[[Connection], Awaitable[T]]) -> T:

@@ -117,6 +117,16 @@ class Database:
             # The URL in the message is the redacted one; asyncpg's own text names no password.
             raise StorageError(f"cannot connect to {self.safe_url}: {exc}") from None
 
+    async def connect_one(self) -> asyncpg.Connection[asyncpg.Record]:
+        """A connection of its own, outside the pool, set up like the pool's (its caller
+        closes it): for ``LISTEN`` and for session-level locks."""
+        settings = dict(SERVER_SETTINGS)
+        if self.schema is not None:
+            settings["search_path"] = self.schema
+        connection: asyncpg.Connection[asyncpg.Record] = await asyncpg.connect(
+            self._url, server_settings=settings, command_timeout=COMMAND_TIMEOUT_S)
+        return connection
+
     async def disconnect(self) -> None:
         pool, self._pool = self._pool, None
         if pool is not None:

@@ -112,6 +112,16 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             token_hash {KEY} CONSTRAINT staff_token_unique UNIQUE, created_at {TIME},
             PRIMARY KEY (restaurant_id, name))""",
     ),
+    (
+        # Version 2, several instances on one database (storage.postgres_claims): a
+        # row per conversation with inbox messages, locked by the process claiming
+        # its pending messages; and finding a customer's oldest pending one.
+        f"""CREATE TABLE claims ({CONVERSATION}, PRIMARY KEY (restaurant_id, customer_id))""",
+        """INSERT INTO claims (restaurant_id, customer_id)
+            SELECT DISTINCT restaurant_id, customer_id FROM inbox""",
+        """CREATE INDEX inbox_pending_by_customer ON inbox (restaurant_id, customer_id, seq)
+            WHERE processed_at IS NULL""",
+    ),
 )
 LATEST: Final = len(MIGRATIONS)
 

@@ -24,7 +24,7 @@ import json
 import logging
 import random
 from collections.abc import Callable
-from typing import Final, TypeGuard
+from typing import Final, Protocol, TypeGuard
 
 from routes.retry import Backoff
 from routes.whatsapp.client import GraphClient
@@ -41,6 +41,21 @@ TOKEN_RECHECK_SECONDS: Final = 300.0
 TOKEN_PROBLEM: Final = "Graph rejected the access token"
 
 
+class CustomerLocks(Protocol):
+    """Per-customer send locks shared with other processes (:mod:`routes.whatsapp.claims`).
+
+    With them, a customer's replies are sent only while this process holds
+    the customer's lock, and are read afresh from the store once it is
+    held: another process may have sent some meanwhile.
+    """
+
+    async def acquire(self, key: SessionKey) -> bool: ...
+    def holds(self, key: SessionKey) -> bool: ...
+    async def release(self, key: SessionKey) -> None: ...
+    async def pending(self, key: SessionKey) -> list[OutboxRecord]: ...
+    async def close(self) -> None: ...
+
+
 class OutboxSender:
     """Sends the outbox; see the module docstring.
 
@@ -51,7 +66,9 @@ class OutboxSender:
     """
 
     def __init__(self, store: SessionStore, graph: GraphClient, clock: Callable[[], float],
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, *,
+                 locks: CustomerLocks | None = None) -> None:
+        self.locks = locks  # several processes send from this store: see _drain_locked
         self.store = store
         self.graph = graph
         self.clock = clock
@@ -122,6 +139,8 @@ class OutboxSender:
         while self._busy or self._receipts:
             await asyncio.gather(*self._busy.values(), *self._receipts,
                                  return_exceptions=True)
+        if self.locks is not None:
+            await self.locks.close()
 
     async def _scan(self) -> None:
         loop = asyncio.get_running_loop()
@@ -147,7 +166,58 @@ class OutboxSender:
                 self._start(key, queue)
 
     def _start(self, key: SessionKey, rows: list[OutboxRecord] | None) -> None:
-        self._busy[key] = asyncio.create_task(self._drain(key, rows), name=f"send {key}")
+        drain = self._drain(key, rows) if self.locks is None else self._drain_locked(key)
+        self._busy[key] = asyncio.create_task(drain, name=f"send {key}")
+
+    async def _drain_locked(self, key: SessionKey) -> None:
+        """:meth:`_drain` for a store other processes send from too.
+
+        Under the customer's lock (or not at all: the process holding it
+        sends), the customer's pending rows are read from the store until
+        none is left, and sent in id order.  A lock lost meanwhile (the lock
+        connection died, this process was stopped past the timeout) stops
+        the sending before the next post; the holder now sends the rest.
+        """
+        assert self.locks is not None
+        locked = False
+        try:
+            locked = await self.locks.acquire(key)
+            while locked and not self._stopping and self.locks.holds(key):
+                self._queued.pop(key, None)  # a hint only: the store says what is pending
+                rows = await self.locks.pending(key)
+                now = self.clock()
+                due = []
+                for row in rows:
+                    if row.not_before > now:
+                        break  # it waits for a retry, and the rest behind it
+                    due.append(row)
+                if len(due) < len(rows):
+                    self._held.add(key)
+                if not due:
+                    if key in self._queued:
+                        continue  # committed during the read
+                    return
+                try:
+                    sent_all = await self._send_in_order(due, key)
+                except Exception:
+                    logger.exception("sending to customer=%s stopped; the scan resumes it",
+                                     key.customer_id)
+                    sent_all = False
+                if not sent_all:
+                    self._held.add(key)
+                    self._queued.pop(key, None)
+                    return
+        except Exception as exc:
+            logger.warning("sending to customer=%s: %s; the scan tries again",
+                           key.customer_id, exc)
+        finally:
+            if locked:
+                await self.locks.release(key)
+            del self._busy[key]
+            if key == self._probe:
+                self._probe = None
+                self._token_recheck = asyncio.get_running_loop().time() + TOKEN_RECHECK_SECONDS
+            self._ended_during_read.add(key)
 
     async def _drain(self, key: SessionKey, rows: list[OutboxRecord] | None) -> None:
         """Send ``rows``, then whatever is handed over for ``key`` meanwhile, in id order."""
@@ -181,19 +251,31 @@ class OutboxSender:
                 self._token_recheck = asyncio.get_running_loop().time() + TOKEN_RECHECK_SECONDS
             self._ended_during_read.add(key)
 
-    async def _send_in_order(self, rows: list[OutboxRecord]) -> bool:
-        """Send ``rows`` one at a time; ``False`` if one has to wait for a retry."""
+    async def _send_in_order(self, rows: list[OutboxRecord],
+                             locked: SessionKey | None = None) -> bool:
+        """Send ``rows`` one at a time; ``False`` if one has to wait for a retry.
+
+        ``locked``: the customer whose lock is held (:meth:`_drain_locked`),
+        checked before each post; the receipt is then sent before the lock
+        is let go rather than beside the next replies.
+        """
         receipts = [row for row in rows if row.kind == "read" and row.id not in self._in_flight]
         for row in rows:
             if self._stopping:
                 return True  # the rest are durable: the next start sends them
             if self._token_refused(row.key):
                 return False  # held until the token works again (or a restart)
+            if locked is not None and self.locks is not None and not self.locks.holds(locked):
+                return True  # lost: the process holding it now sends the rest
             if row.id in self._in_flight:
                 continue
             if row.kind == "read":
                 if row is receipts[-1]:  # after the replies to the messages it covers
-                    self._send_receipt(row, covered=receipts[:-1])
+                    if locked is None:
+                        self._send_receipt(row, covered=receipts[:-1])
+                    else:
+                        self._in_flight.update(receipt.id for receipt in receipts)
+                        await self._receipt(row, receipts[:-1])
                 continue
             outcome = await self._post(row)
             now = self.clock()

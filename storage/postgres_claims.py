@@ -1,0 +1,298 @@
+"""Handing out work among several processes on one PostgreSQL database (issue 16).
+
+Any number of ``serve`` processes may share a database; what keeps each
+customer's messages processed once, in order, and their replies sent in
+order, by one process at a time:
+
+* **Claims** (:meth:`Coordination.claim`).  Every conversation that ever had
+  an inbox message has a row in ``claims`` (written by
+  :meth:`~storage.postgres.PostgresStore.accept_inbound`, in the transaction
+  that stores the message).  A worker opens a transaction and locks up to
+  ``limit`` rows of customers with pending messages, oldest first, with
+  ``SELECT … FOR UPDATE SKIP LOCKED``: rows another worker (of any process)
+  holds are skipped, never waited for.  Then, in a second statement (a
+  snapshot taken once the locks are held, so it sees what the previous
+  holder committed), it reads the oldest pending message of each.  The
+  transaction stays open, writing nothing, while those messages are
+  processed — each by its own commit on the pool, so a unit refused (already
+  processed, an order reference taken) never sinks the others — and ends
+  when the batch is done, releasing the rows.  A process killed mid-batch
+  loses its connection and with it the locks at once; one stopped
+  (``SIGSTOP``) loses them after ``idle_in_transaction_session_timeout``.
+  Whatever a late process still commits is refused by the inbox mark
+  (``UPDATE … WHERE processed_at IS NULL``): a message is applied once, and
+  only the oldest pending message of a customer is ever picked, so never
+  out of order.
+* **Wake-ups** (:meth:`Coordination.listen`).  Accepting messages sends
+  ``NOTIFY orderbot_inbox`` (delivered at commit); idle workers of every
+  process ``LISTEN`` and claim at once.  Polling every second is the
+  fallback for a lost notification or connection.
+* **Send locks** (:class:`SendLocks`).  A sender posts a customer's replies
+  only while it holds that customer's session-level advisory lock
+  (``pg_try_advisory_lock``), taken on a connection of its own that never
+  has a transaction open.  That connection is pinged every few seconds
+  and, on PostgreSQL 14 or newer, set to ``idle_session_timeout``: a
+  stopped process loses its send locks after :data:`LOCK_IDLE_SESSION_MS`,
+  and notices on waking (:meth:`SendLocks.holds`) before posting more.
+* **Sweeps** (:func:`exclusive`).  Retention pruning runs in one process
+  at a time, under ``pg_try_advisory_lock`` on the connection doing it;
+  the others skip their turn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Iterable
+from typing import Final
+
+import asyncpg
+
+from storage.postgres_connect import Connection, Database, explain
+from storage.postgres_records import INBOX_COLUMNS, OUTBOX_COLUMNS, inbox_from_row, outbox_from_row
+from storage.records import InboxRecord, OutboxRecord, SessionKey
+
+logger = logging.getLogger(__name__)
+
+CHANNEL: Final = "orderbot_inbox"
+# Keys of the two-integer advisory locks (a space apart from the bigint ones the
+# commits take on a conversation's hash): (class, hash of the conversation).
+SEND_LOCK_CLASS: Final = 0x6F726473  # "ords"
+SWEEP_LOCK_CLASS: Final = 0x6F727377  # "orsw"
+LOCK_IDLE_SESSION_MS: Final = 20_000
+LOCK_PING_SECONDS: Final = 5.0
+CANDIDATES: Final = 4096  # customers with pending messages a claim looks at, oldest first
+PENDING_REPLIES: Final = 200  # a customer's pending replies read at once by a sender
+
+CLAIM: Final = f"""
+SELECT c.restaurant_id, c.customer_id
+FROM claims AS c
+JOIN (SELECT restaurant_id, customer_id, min(seq) AS first FROM inbox
+      WHERE processed_at IS NULL GROUP BY restaurant_id, customer_id
+      ORDER BY first LIMIT {CANDIDATES}) AS p
+  ON p.restaurant_id = c.restaurant_id AND p.customer_id = c.customer_id
+WHERE NOT EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS x(restaurant_id, customer_id)
+                  WHERE x.restaurant_id = c.restaurant_id AND x.customer_id = c.customer_id)
+ORDER BY p.first
+LIMIT $1
+FOR UPDATE OF c SKIP LOCKED"""
+OLDEST_PENDING: Final = f"""
+SELECT DISTINCT ON (restaurant_id, customer_id) {INBOX_COLUMNS} FROM inbox
+WHERE processed_at IS NULL
+  AND (restaurant_id, customer_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+ORDER BY restaurant_id, customer_id, seq"""
+REPLIES_OF: Final = f"""
+SELECT {OUTBOX_COLUMNS} FROM outbox
+WHERE restaurant_id = $1 AND customer_id = $2 AND state = 'pending'
+ORDER BY id LIMIT $3"""
+LOCK_KEY: Final = "hashtext($2 || chr(31) || $3)"
+
+
+class Coordination:
+    """Claims and wake-ups on the store's :class:`~storage.postgres_connect.Database`."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    @contextlib.asynccontextmanager
+    async def claim(self, limit: int, exclude: Iterable[SessionKey] = ()
+                    ) -> AsyncIterator[list[InboxRecord]]:
+        """Claim up to ``limit`` customers; yields the oldest pending message of each.
+
+        The customers stay claimed (their ``claims`` rows locked by this
+        open transaction) until the block ends.  ``exclude`` are customers
+        not to claim (held back for a retry by the caller).  Raises
+        :class:`~storage.errors.StorageError` when the claim cannot be
+        made; ending it never raises (a lost connection has released it).
+        """
+        skipped = list(exclude)
+        pool = self._database.pool()
+        try:
+            connection = await pool.acquire()
+        except Exception as exc:
+            raise explain("claiming customers", exc) from exc
+        transaction = connection.transaction()
+        try:
+            try:
+                await transaction.start()
+                keys = await connection.fetch(CLAIM, limit, [k.restaurant_id for k in skipped],
+                                              [k.customer_id for k in skipped])
+                records: list[InboxRecord] = []
+                if keys:
+                    rows = await connection.fetch(OLDEST_PENDING, [k[0] for k in keys],
+                                                  [k[1] for k in keys])
+                    records = sorted((inbox_from_row(row) for row in rows),
+                                     key=lambda record: record.received_at)
+            except Exception as exc:
+                raise explain("claiming customers", exc) from exc
+            yield records
+        finally:
+            try:
+                # Nothing was written: a rollback releases the rows just as well.
+                await asyncio.shield(transaction.rollback())
+            except Exception as exc:  # the connection died: the server released them
+                logger.debug("ending a claim: %r", exc)
+            with contextlib.suppress(Exception):
+                await asyncio.shield(pool.release(connection))
+
+    async def listen(self, wake: Callable[[], None], retry: float = 1.0) -> None:
+        """Call ``wake`` on every notification of new inbox messages; runs until cancelled.
+
+        A lost connection is opened again after ``retry`` seconds (the
+        workers poll meanwhile).
+        """
+        while True:
+            lost = asyncio.Event()
+            connection: asyncpg.Connection[asyncpg.Record] | None = None
+            try:
+                connection = await self._database.connect_one()
+                connection.add_termination_listener(lambda _, lost=lost: lost.set())
+                await connection.add_listener(CHANNEL, lambda *_: wake())
+                wake()  # what arrived while not listening
+                await lost.wait()
+                logger.warning("lost the connection listening for new messages; polling")
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
+                    TimeoutError) as exc:
+                logger.warning("cannot listen for new messages (%s); polling", exc)
+            finally:
+                if connection is not None:
+                    with contextlib.suppress(Exception):
+                        await asyncio.shield(connection.close(timeout=2))
+            await asyncio.sleep(retry)
+
+    def send_locks(self) -> SendLocks:
+        return SendLocks(self._database)
+
+
+class SendLocks:
+    """Per-customer send locks on one connection of their own; see the module docstring.
+
+    :meth:`acquire` and :meth:`release` are for one holder per customer in
+    this process (the sender runs one task per customer); the lock is
+    PostgreSQL's, so no other process holds it meanwhile.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._connection: asyncpg.Connection[asyncpg.Record] | None = None
+        self._use = asyncio.Lock()
+        self._held: set[SessionKey] = set()  # on the current connection
+        self._pinger: asyncio.Task[None] | None = None
+        self._closed = False
+
+    async def acquire(self, key: SessionKey) -> bool:
+        """Whether ``key``'s lock is now held here (``False``: another process holds it)."""
+        if key in self._held:
+            raise RuntimeError(f"send lock of {key} taken twice in one process")
+        got = await self._run(f"SELECT pg_try_advisory_lock($1, {LOCK_KEY})", key)
+        if got:
+            self._held.add(key)
+        return bool(got)
+
+    async def pending(self, key: SessionKey) -> list[OutboxRecord]:
+        """``key``'s pending outbox rows, in id order, read now (under its lock)."""
+        rows = await self._database.fetch("listing a customer's pending replies", REPLIES_OF,
+                                          key.restaurant_id, key.customer_id, PENDING_REPLIES)
+        return [outbox_from_row(row) for row in rows]
+
+    def holds(self, key: SessionKey) -> bool:
+        """Whether ``key``'s lock is still held (a lost connection lost every lock)."""
+        return key in self._held
+
+    async def release(self, key: SessionKey) -> None:
+        if key not in self._held:
+            return
+        self._held.discard(key)
+        try:
+            await self._run(f"SELECT pg_advisory_unlock($1, {LOCK_KEY})", key)
+        except Exception as exc:
+            logger.warning("releasing the send lock of %s: %s", key, exc)
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._pinger is not None:
+            self._pinger.cancel()
+            with contextlib.suppress(BaseException):
+                await self._pinger
+        async with self._use:
+            await self._drop()
+
+    async def _run(self, sql: str, key: SessionKey) -> object:
+        async with self._use:
+            connection = await self._connected()
+            try:
+                return await connection.fetchval(sql, SEND_LOCK_CLASS, key.restaurant_id,
+                                                 key.customer_id)
+            except Exception as exc:
+                if connection.is_closed():
+                    await self._drop()
+                raise explain(f"send lock of {key}", exc) from exc
+
+    async def _connected(self) -> asyncpg.Connection[asyncpg.Record]:
+        connection = self._connection
+        if connection is not None and not connection.is_closed():
+            return connection
+        await self._drop()
+        try:
+            connection = await self._database.connect_one()
+            if connection.get_server_version().major >= 14:
+                await connection.execute(
+                    f"SET idle_session_timeout = {LOCK_IDLE_SESSION_MS}")
+        except Exception as exc:
+            raise explain("opening the send-lock connection", exc) from exc
+        self._connection = connection
+        if self._pinger is None and not self._closed:
+            self._pinger = asyncio.create_task(self._ping(), name="send-lock ping")
+        return connection
+
+    async def _drop(self) -> None:
+        """Forget the connection and every lock it held (the server released them)."""
+        if self._held:
+            logger.warning("send-lock connection lost: %d customers' locks released",
+                           len(self._held))
+        self._held.clear()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.terminate()
+
+    async def _ping(self) -> None:
+        """Keep the connection from idling out while this process runs; notice its loss."""
+        while not self._closed:
+            await asyncio.sleep(LOCK_PING_SECONDS)
+            async with self._use:
+                connection = self._connection
+                if connection is None:
+                    continue
+                try:
+                    await connection.fetchval("SELECT 1", timeout=LOCK_PING_SECONDS)
+                except Exception as exc:
+                    logger.warning("send-lock connection: %r", exc)
+                    await self._drop()
+
+
+@contextlib.asynccontextmanager
+async def exclusive(database: Database, name: int) -> AsyncIterator[Connection | None]:
+    """A pooled connection holding the sweep lock ``name``, or ``None`` if another has it."""
+    pool = database.pool()
+    try:
+        connection = await pool.acquire()
+    except Exception as exc:
+        raise explain("taking a sweep lock", exc) from exc
+    try:
+        try:
+            got = await connection.fetchval("SELECT pg_try_advisory_lock($1, $2)",
+                                            SWEEP_LOCK_CLASS, name)
+        except Exception as exc:
+            raise explain("taking a sweep lock", exc) from exc
+        try:
+            yield connection if got else None
+        finally:
+            if got:
+                with contextlib.suppress(Exception):
+                    await connection.fetchval("SELECT pg_advisory_unlock($1, $2)",
+                                              SWEEP_LOCK_CLASS, name)
+    finally:
+        with contextlib.suppress(Exception):
+            await pool.release(connection)
