@@ -33,7 +33,8 @@ order, by one process at a time:
   has a transaction open.  That connection is pinged every few seconds
   and, on PostgreSQL 14 or newer, set to ``idle_session_timeout``: a
   stopped process loses its send locks after :data:`LOCK_IDLE_SESSION_MS`,
-  and notices on waking (:meth:`SendLocks.holds`) before posting more.
+  and on waking sees it was not heard from for too long
+  (:meth:`SendLocks.holds`) before it posts again.
 * **Sweeps** (:func:`exclusive`).  Retention pruning runs in one process
   at a time, under ``pg_try_advisory_lock`` on the connection doing it;
   the others skip their turn.
@@ -44,6 +45,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Final
 
@@ -179,6 +181,7 @@ class SendLocks:
         self._use = asyncio.Lock()
         self._held: set[SessionKey] = set()  # on the current connection
         self._pinger: asyncio.Task[None] | None = None
+        self._heard_at = 0.0  # time.monotonic() of the last statement that worked
         self._closed = False
 
     async def acquire(self, key: SessionKey) -> bool:
@@ -197,8 +200,18 @@ class SendLocks:
         return [outbox_from_row(row) for row in rows]
 
     def holds(self, key: SessionKey) -> bool:
-        """Whether ``key``'s lock is still held (a lost connection lost every lock)."""
-        return key in self._held
+        """Whether ``key``'s lock is still held for sure.
+
+        Not once the connection was lost (its locks with it), nor when it was
+        last heard from over half :data:`LOCK_IDLE_SESSION_MS` ago: this
+        process was stopped or its loop blocked, and the server may have
+        ended the session meanwhile.  The connection is then dropped at its
+        next use, with every lock it held.
+        """
+        return key in self._held and not self._stale()
+
+    def _stale(self) -> bool:
+        return time.monotonic() - self._heard_at > LOCK_IDLE_SESSION_MS / 2000
 
     async def release(self, key: SessionKey) -> None:
         if key not in self._held:
@@ -220,10 +233,14 @@ class SendLocks:
 
     async def _run(self, sql: str, key: SessionKey) -> object:
         async with self._use:
+            if self._connection is not None and self._stale():
+                await self._drop()
             connection = await self._connected()
             try:
-                return await connection.fetchval(sql, SEND_LOCK_CLASS, key.restaurant_id,
-                                                 key.customer_id)
+                value = await connection.fetchval(sql, SEND_LOCK_CLASS, key.restaurant_id,
+                                                  key.customer_id)
+                self._heard_at = time.monotonic()
+                return value
             except Exception as exc:
                 if connection.is_closed():
                     await self._drop()
@@ -242,6 +259,7 @@ class SendLocks:
         except Exception as exc:
             raise explain("opening the send-lock connection", exc) from exc
         self._connection = connection
+        self._heard_at = time.monotonic()
         if self._pinger is None and not self._closed:
             self._pinger = asyncio.create_task(self._ping(), name="send-lock ping")
         return connection
@@ -265,8 +283,12 @@ class SendLocks:
                 connection = self._connection
                 if connection is None:
                     continue
+                if self._stale():
+                    await self._drop()
+                    continue
                 try:
                     await connection.fetchval("SELECT 1", timeout=LOCK_PING_SECONDS)
+                    self._heard_at = time.monotonic()
                 except Exception as exc:
                     logger.warning("send-lock connection: %r", exc)
                     await self._drop()

@@ -24,10 +24,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import asyncpg
@@ -51,7 +50,9 @@ SCRIPT = (("hi", "pickup", "1") + ("margherita",) * 3 + ("checkout", "cash", "co
           + ("hi", "pickup", "2", "margherita", "margherita"))
 MESSAGES = CUSTOMERS * len(SCRIPT)
 REFERENCE = re.compile(r"\b[A-Z]{2}-[A-Z0-9]{4}\b")
-STALL_SECONDS = 36.0  # past idle_in_transaction_session_timeout (30 s) and the send locks' 20 s
+# Past idle_in_transaction_session_timeout (30 s) and the send locks' 20 s, with time to
+# finish what the stopped instance held.
+STALL_SECONDS = 50.0
 
 
 @pytest.fixture(scope="module")
@@ -160,8 +161,10 @@ def customer(n: int) -> str:
     return f"4477008{n:05d}"
 
 
-async def deliver(pick: Any, http: aiohttp.ClientSession, body: bytes) -> None:
-    """POST ``body`` to instances ``pick()`` chooses until one answers 200, as Meta retries."""
+async def deliver(pick: Callable[[], Instance], http: aiohttp.ClientSession,
+                  body: bytes) -> Instance:
+    """POST ``body`` to instances ``pick()`` chooses until one answers 200, as Meta retries;
+    the one that did."""
     headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(SECRET, body)}
     deadline = time.monotonic() + SETTLE_SECONDS
     while time.monotonic() < deadline:
@@ -171,7 +174,7 @@ async def deliver(pick: Any, http: aiohttp.ClientSession, body: bytes) -> None:
                                  timeout=aiohttp.ClientTimeout(total=DELIVERY_SECONDS)
                                  ) as response:
                 if response.status == 200:
-                    return
+                    return instance
         except (aiohttp.ClientError, TimeoutError):
             pass
         await asyncio.sleep(0.2)
@@ -179,8 +182,10 @@ async def deliver(pick: Any, http: aiohttp.ClientSession, body: bytes) -> None:
 
 
 async def walk(n: int, instances: list[Instance], http: aiohttp.ClientSession,
-               rng: random.Random, twice: float) -> None:
-    """Customer ``n`` sends the script, each message once accepted before the next."""
+               rng: random.Random, twice: float, pause: float,
+               delivered: asyncio.Queue[Instance]) -> None:
+    """Customer ``n`` sends the script, each message once accepted before the next, and
+    up to ``pause`` seconds apart; which instance took each goes to ``delivered``."""
 
     def pick() -> Instance:
         return rng.choice([instance for instance in instances if instance.live])
@@ -190,17 +195,48 @@ async def walk(n: int, instances: list[Instance], http: aiohttp.ClientSession,
                                           sent_at=int(time.time()))])
         if len(instances) > 1 and rng.random() < twice:
             # The same delivery reaching two instances at once.
-            await asyncio.gather(deliver(pick, http, body), deliver(pick, http, body))
+            for took in await asyncio.gather(deliver(pick, http, body),
+                                             deliver(pick, http, body)):
+                delivered.put_nowait(took)
         else:
-            await deliver(pick, http, body)
-        await asyncio.sleep(rng.random() * 0.05)
+            delivered.put_nowait(await deliver(pick, http, body))
+        await asyncio.sleep(rng.random() * pause)
 
 
-async def settled(url: str) -> None:
+async def havoc(serving: list[Instance], http: aiohttp.ClientSession,
+                delivered: asyncio.Queue[Instance], walks: Awaitable[object],
+                url: str) -> None:
+    """SIGKILL instance 0 just as it took a delivery, a quarter of the way, and start it
+    again; SIGSTOP instance 1 likewise half way: every message, including those it had
+    claimed and the replies it was sending, is processed and sent by the other two
+    before it resumes."""
+    taken = 0
+
+    async def took(instance: Instance, share: float) -> None:
+        nonlocal taken
+        while True:
+            taken += 1
+            if await delivered.get() is instance and taken >= MESSAGES * share:
+                return
+
+    await took(serving[0], 0.25)
+    serving[0].kill()  # its claim, its commits and its sends cut short
+    serving[0].start()
+    await serving[0].ready(http)
+    await took(serving[1], 0.5)
+    serving[1].stop()  # holding its claim, send locks and maybe a transaction
+    stopped = time.monotonic()
+    await walks
+    await settled(url, within=STALL_SECONDS)
+    await asyncio.sleep(STALL_SECONDS - (time.monotonic() - stopped))
+    serving[1].resume()
+
+
+async def settled(url: str, within: float = SETTLE_SECONDS) -> None:
     """Wait until nothing is pending in the inbox or the outbox."""
     connection = await asyncpg.connect(url)
     try:
-        deadline = time.monotonic() + SETTLE_SECONDS
+        deadline = time.monotonic() + within
         while time.monotonic() < deadline:
             pending = await connection.fetchval(
                 "SELECT (SELECT count(*) FROM inbox WHERE processed_at IS NULL)"
@@ -285,20 +321,15 @@ async def instances(url: str, graph: FakeGraph, http: aiohttp.ClientSession, cou
 async def run(postgres: PostgresServer, tmp_path: Path, name: str, count: int,
               twice: float = 0.0, chaos: bool = False) -> Outcome:
     url = await new_database(postgres, name)
-    async with FakeGraph(latency=0.01) as graph, aiohttp.ClientSession() as http, \
+    delivered: asyncio.Queue[Instance] = asyncio.Queue()
+    async with FakeGraph(latency=0.2 if chaos else 0.01) as graph, \
+            aiohttp.ClientSession() as http, \
             instances(url, graph, http, count, tmp_path) as serving:
-        walks = asyncio.gather(*(walk(n, serving, http, random.Random(f"{name}{n}"), twice)
+        walks = asyncio.gather(*(walk(n, serving, http, random.Random(f"{name}{n}"), twice,
+                                      0.5 if chaos else 0.05, delivered)
                                  for n in range(CUSTOMERS)))
         if chaos:
-            await asyncio.sleep(2.0)
-            serving[0].kill()  # mid-burst: claims, commits and sends cut short
-            await asyncio.sleep(0.5)
-            serving[0].start()
-            await serving[0].ready(http)
-            await asyncio.sleep(1.0)
-            serving[1].stop()  # holding claims, send locks and maybe a transaction
-            await asyncio.sleep(STALL_SECONDS)
-            serving[1].resume()
+            await havoc(serving, http, delivered, walks, url)
         await walks
         await settled(url)
         for instance in serving:
