@@ -88,7 +88,8 @@ def test_license_and_gitignore() -> None:
 
 def unit_directives(text: str) -> dict[str, list[str]]:
     """``Section.Key`` → its values, in order (a key may repeat)."""
-    section, found = "", {}
+    section = ""
+    found: dict[str, list[str]] = {}
     for raw in text.splitlines():
         line = raw.strip()
         if not line or line.startswith(("#", ";")):

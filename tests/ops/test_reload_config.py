@@ -36,7 +36,8 @@ def margherita_price(config: AppConfig) -> int | None:
 
 def test_a_good_file_reaches_every_reader_and_listener(tmp_path: Path,
                                                       config: AppConfig) -> None:
-    live, seen = LiveConfig(config), []
+    live = LiveConfig(config)
+    seen: list[AppConfig] = []
     readers = Reader(config), Reader(config)
     live.attach(*readers, listener=seen.append)
     path = tmp_path / "config.yaml"
