@@ -6,8 +6,10 @@
 Measures, each server in its own subprocess and each load generator in
 another: the ceiling (a plain aiohttp JSON handler), webhook ingest, whole
 orders end to end on a SQLite file, the relay (the same customers against
-only the HTTP each message needs), whole orders in memory, and an open-loop
-sweep of offered load; then ``bench/scale.py`` when it exists.  Prints a table with
+only the HTTP each message needs), whole orders in memory, an open-loop
+sweep of offered load and what the message log costs the e2e rate
+(``bench/log_cost.py``); then ``bench/scale.py`` when it exists and the staff
+API's reads on a large history (``bench/staff_reads.py``).  Prints a table with
 every figure beside its target and, as the last line, one JSON object.
 """
 
@@ -19,6 +21,7 @@ import contextlib
 import importlib
 import json
 import math
+import os
 import signal
 import sys
 import tempfile
@@ -28,6 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
+from bench import log_cost, staff_reads
 from bench.blast import pick_generator
 from bench.measure import (
     Knobs,
@@ -48,6 +52,7 @@ from bench.report import (
     relay_figures,
     relay_note,
     scale_rows,
+    staff_rows,
     sweep_figures,
     sweep_rows,
 )
@@ -94,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"where the full run writes its PNG (default {DEFAULT_PLOT})")
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--no-scale", action="store_true", help="skip bench/scale.py")
+    parser.add_argument("--no-log-cost", action="store_true",
+                        help="skip the with/without message log A/B (bench/log_cost.py)")
+    parser.add_argument("--log-cost-rounds", type=int, default=log_cost.ROUNDS,
+                        help=f"runs of each variant in the log A/B (default {log_cost.ROUNDS})")
+    parser.add_argument("--no-staff-reads", action="store_true",
+                        help="skip the staff API reads on a large history "
+                             "(bench/staff_reads.py)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="py-spy serve during the ingest and both e2e windows "
                         "(figures read a little low)")
@@ -118,7 +130,8 @@ def cancel_on_sigterm() -> None:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
 
 
-async def measure_all(knobs: Knobs, fractions: Sequence[float], outcome: Outcome) -> None:
+async def measure_all(knobs: Knobs, fractions: Sequence[float], outcome: Outcome,
+                      log_cost_rounds: int = 0) -> None:
     """Every server-side measurement, in an order where each sizes the next."""
     cancel_on_sigterm()
     progress(f"ceiling: {knobs.generator.describe()} ...")
@@ -141,6 +154,13 @@ async def measure_all(knobs: Knobs, fractions: Sequence[float], outcome: Outcome
     outcome.figures.update(relay_figures(relay, durable, ceiling.result.rps))
     outcome.figures.update(sweep_figures(sweep, durable.msgs_per_s))
     outcome.profile = [*ingest.profile, *durable.profile, *memory.profile]
+    if log_cost_rounds:
+        progress(f"message log A/B: {log_cost_rounds} e2e runs with it, {log_cost_rounds} "
+                 "without (ABBA) ...")
+        try:
+            outcome.figures.update(await log_cost.measure_log_cost(knobs, log_cost_rounds))
+        except BenchError as exc:  # the figures above are kept
+            outcome.notes.append(f"message log A/B failed: {exc}")
 
 
 def run_scale(quick: bool, outcome: Outcome) -> None:
@@ -158,6 +178,17 @@ def run_scale(quick: bool, outcome: Outcome) -> None:
         outcome.scale = dict(run(quick))
     except Exception as exc:  # its failure must not lose the figures measured above
         outcome.notes.append(f"bench/scale.py failed, scale figures skipped: "
+                             f"{type(exc).__name__}: {exc}")
+
+
+def run_staff_reads(quick: bool, outcome: Outcome, workdir: Path) -> None:
+    """``bench.staff_reads.run``; its failure becomes a note, the other figures stay."""
+    scale = staff_reads.QUICK if quick else staff_reads.FULL
+    progress(f"staff API reads ({scale.messages:,} messages, {scale.orders:,} orders) ...")
+    try:
+        outcome.figures.update(staff_reads.run(quick, workdir))
+    except Exception as exc:
+        outcome.notes.append(f"bench/staff_reads.py failed, its figures skipped: "
                              f"{type(exc).__name__}: {exc}")
 
 
@@ -190,6 +221,12 @@ def print_table(outcome: Outcome, knobs: Knobs, quick: bool) -> None:
     lines += relay_note(figures)
     lines += ["", *detail_rows(figures), "", "open-loop sweep (fractions of e2e_msgs_per_s):"]
     lines += sweep_rows(figures["sweep"])
+    if "log_cost" in figures or "api_read_p99_ms" in figures:
+        lines += ["", "staff API and message log:", *staff_rows(figures)]
+    if "log_cost" in figures:
+        lines += log_cost.rows(figures)
+    if "api_read_p99_ms" in figures:
+        lines += staff_reads.render(figures)
     if outcome.scale:
         lines += ["", "scale (bench/scale.py):", *scale_rows(outcome.scale)]
     lines += [*([""] if outcome.notes else []), *outcome.notes]
@@ -207,6 +244,7 @@ def json_line(outcome: Outcome, knobs: Knobs, quick: bool, wall_s: float) -> str
               "connections": knobs.generator.connections, "customers": knobs.customers,
               "sweep_customers": knobs.sweep_customers,
               "duration_s": knobs.duration_s, "warmup_s": knobs.warmup_s,
+              "load_avg_1m": round(os.getloadavg()[0], 2),
               "wall_s": round(wall_s, 1)}
     return json.dumps(_json_safe(record), allow_nan=False)
 
@@ -237,6 +275,7 @@ def workdir(keep: bool) -> Iterator[Path]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     started = time.monotonic()
+    load_at_start = round(os.getloadavg()[0], 2)
     if args.profile is not None:
         if not Profiler.available():
             build_parser().error("--profile needs py-spy on PATH")
@@ -245,7 +284,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     with workdir(args.keep) as tmp:
         knobs = knobs_from(args, tmp)
         try:
-            asyncio.run(measure_all(knobs, sweep_fractions(args), outcome))
+            asyncio.run(measure_all(knobs, sweep_fractions(args), outcome,
+                                    0 if args.no_log_cost else args.log_cost_rounds))
         except BenchError as exc:
             progress(f"bench failed: {exc}")
             print(json.dumps({"error": str(exc).splitlines()[0]}))
@@ -253,14 +293,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (asyncio.CancelledError, KeyboardInterrupt):
             progress("bench interrupted; every server it started was stopped")
             return 130
+        outcome.figures["load_avg_1m_at_start"] = load_at_start
+        if not args.no_staff_reads:
+            run_staff_reads(args.quick, outcome, tmp)
     if not args.no_scale:
         run_scale(args.quick, outcome)
     if not (args.quick or args.no_plot):
         from bench.plot import plot_sweep
 
-        plot_sweep(outcome.figures["sweep"], outcome.figures["e2e_msgs_per_s"],
-                   TARGETS["e2e_p99_ms_at_half_max"].bound, args.plot)
-        outcome.notes.append(f"plot: {args.plot}")
+        try:
+            plot_sweep(outcome.figures["sweep"], outcome.figures["e2e_msgs_per_s"],
+                       TARGETS["e2e_p99_ms_at_half_max"].bound, args.plot)
+            outcome.notes.append(f"plot: {args.plot}")
+        except ModuleNotFoundError as exc:  # matplotlib: the figures must not be lost
+            outcome.notes.append(f"no plot ({exc}): pip install -e '.[bench]'")
     if not args.json_only:
         print_table(outcome, knobs, args.quick)
     print(json_line(outcome, knobs, args.quick, time.monotonic() - started), flush=True)
