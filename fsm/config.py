@@ -19,7 +19,8 @@ from pydantic_core import ErrorDetails
 
 from fsm.errors import ConfigError
 from fsm.frozen import Frozen
-from fsm.menu import Addon, Branch, Category, Item, OrderType, Restaurant
+from fsm.languages import SOURCE_LANGUAGE
+from fsm.menu import TEXT_LIMITS, Addon, Branch, Category, Item, OrderType, Restaurant
 from fsm.settings import ServerConfig, SessionConfig, StorageConfig, WhatsAppConfig
 
 __all__ = [
@@ -84,7 +85,9 @@ def parse_config(text: str, source: str = "config.yaml") -> AppConfig:
     every problem found at once as ``(key path, message)`` pairs, such as
     ``("restaurants[0].menu[2].items[1].price", 'expected a decimal string such as "9.50"')``:
     YAML syntax, a document that is not a mapping, unknown or missing keys, bad
-    values and prices, pickup without a branch, repeated ids. The key path is
+    values and prices, pickup without a branch, repeated ids, a text given per
+    language without one of the restaurant's ``languages`` (path ending in that
+    language, ``restaurants[0].menu[0].items[1].name.ar``). The key path is
     ``""`` for a problem with the whole file.
     """
     try:
@@ -95,7 +98,7 @@ def parse_config(text: str, source: str = "config.yaml") -> AppConfig:
         found = "an empty file" if document is None else type(document).__name__
         raise ConfigError(source, [("", f"expected a mapping of settings, got {found}")])
 
-    problems = _duplicate_problems(document)
+    problems = _duplicate_problems(document) + _translation_problems(document)
     try:
         config = AppConfig.model_validate(document)
     except ValidationError as error:
@@ -179,3 +182,56 @@ def _duplicate_problems(document: dict[str, Any]) -> list[Problem]:
                 for addon_path, addon in _entries(item.get("addons"), f"{item_path}.addons"):
                     addon_ids.check(addon.get("id"), f"{addon_path}.id", addon_path)
     return problems
+
+
+def _translation_problems(document: dict[str, Any]) -> list[Problem]:
+    """Every text given per language that misses one of its restaurant's languages, names
+    one it does not declare, or is not text within the field's limit.
+
+    Walked over the raw document, like the duplicates, so that the path can name the
+    language itself (``…items[1].name.ar``).
+    """
+    problems: list[Problem] = []
+    for path, restaurant in _entries(document.get("restaurants"), "restaurants"):
+        declared = restaurant.get("languages", [SOURCE_LANGUAGE])
+        if not isinstance(declared, list) or not all(isinstance(x, str) for x in declared):
+            continue  # the schema reports it
+        seen = _FirstSeen("language", problems)
+        for index, language in enumerate(declared):
+            seen.check(language, f"{path}.languages[{index}]")
+        for text_path, key, texts in _translated_texts(restaurant, path):
+            for language in declared:
+                if language not in texts:
+                    problems.append((f"{text_path}.{language}",
+                                     f"missing: {path}.languages has {language}"))
+            for language, text in texts.items():
+                if language not in declared:
+                    problems.append((f"{text_path}.{language}",
+                                     f"{language} is not one of {path}.languages"))
+                elif not isinstance(text, str) or not text.strip():
+                    problems.append((f"{text_path}.{language}", "expected non-empty text"))
+                elif len(text.strip()) > TEXT_LIMITS[key]:
+                    problems.append((f"{text_path}.{language}",
+                                     f"at most {TEXT_LIMITS[key]} characters"))
+    return problems
+
+
+def _translated_texts(restaurant: dict[str, Any],
+                      path: str) -> Iterator[tuple[str, str, dict[Any, Any]]]:
+    """``(path, field, {language: text})`` for each text of ``restaurant`` given per language."""
+    def texts(entry: dict[str, Any], entry_path: str,
+              keys: tuple[str, ...]) -> Iterator[tuple[str, str, dict[Any, Any]]]:
+        for key in keys:
+            value = entry.get(key)
+            if isinstance(value, dict):
+                yield f"{entry_path}.{key}", key, value
+
+    yield from texts(restaurant, path, Restaurant.TEXTS)
+    for branch_path, branch in _entries(restaurant.get("branches"), f"{path}.branches"):
+        yield from texts(branch, branch_path, Branch.TEXTS)
+    for category_path, category in _entries(restaurant.get("menu"), f"{path}.menu"):
+        yield from texts(category, category_path, Category.TEXTS)
+        for item_path, item in _entries(category.get("items"), f"{category_path}.items"):
+            yield from texts(item, item_path, Item.TEXTS)
+            for addon_path, addon in _entries(item.get("addons"), f"{item_path}.addons"):
+                yield from texts(addon, addon_path, Addon.TEXTS)

@@ -55,8 +55,13 @@ class Command:
 
     Declared once: routing (``word`` and ``aliases`` as typed text, and the
     buttons ``choice_ids`` that mean the same), the ``help`` text (one line
-    per command, ``description`` as the customer reads it) and the diagram
-    are all derived from it. ``trigger`` is the transition it fires, if any.
+    per command, ``description`` as the customer reads it, in English: the
+    gettext msgid its translations are found by) and the diagram are all
+    derived from it. ``trigger`` is the transition it fires, if any.
+    ``translated`` gives the words in other languages, the one help shows
+    first: ``(("ar", ("القائمة", "منيو")), ("fr", ("menu", "carte")))``. A
+    command's words in every language are understood whatever language the
+    conversation is in.
     """
 
     word: str
@@ -64,11 +69,21 @@ class Command:
     description: str
     aliases: tuple[str, ...] = ()
     choice_ids: tuple[str, ...] = ()
+    translated: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def words(self) -> tuple[str, ...]:
-        """Every typed form: the word, then its aliases."""
+        """Every typed form in English: the word, then its aliases."""
         return (self.word, *self.aliases)
+
+    def words_in(self, language: str) -> tuple[str, ...]:
+        """The typed forms in ``language``, the one to show first; English's if it has none."""
+        return dict(self.translated).get(language, self.words)
+
+    @property
+    def all_words(self) -> tuple[str, ...]:
+        """Every typed form in every language."""
+        return (*self.words, *(word for _, words in self.translated for word in words))
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,19 +161,34 @@ ORDER_FLOW: Final = MachineSpec(
         Transition("cancel", (ANY_STATE,), States.CHOOSING_ORDER_TYPE),
     ),
     commands=(
-        Command("menu", "show_menu", "show the menu", choice_ids=("action:add_more",)),
+        Command("menu", "show_menu", "show the menu", choice_ids=("action:add_more",),
+                translated=(("ar", ("القائمة", "قائمة", "منيو")), ("fr", ("menu", "carte")))),
         Command("cart", "view_cart", "show your cart", aliases=("view cart", "basket"),
-                choice_ids=("action:view_cart",)),
+                choice_ids=("action:view_cart",),
+                translated=(("ar", ("السلة", "سلة", "عربة")), ("fr", ("panier",)))),
         Command("checkout", "checkout", "finish your order", aliases=("check out", "pay"),
-                choice_ids=("action:checkout",)),
+                choice_ids=("action:checkout",),
+                translated=(("ar", ("الدفع", "ادفع", "إتمام الطلب")),
+                            ("fr", ("commander", "payer", "valider")))),
         Command("cancel", "cancel", "cancel your order and start again",
-                aliases=("cancel order",), choice_ids=("action:cancel",)),
-        Command("status", None, "see where your last order is", aliases=("track",)),
+                aliases=("cancel order",), choice_ids=("action:cancel",),
+                translated=(("ar", ("إلغاء", "الغاء الطلب")),
+                            ("fr", ("annuler", "annuler la commande")))),
+        Command("status", None, "see where your last order is", aliases=("track",),
+                translated=(("ar", ("حالة الطلب", "حالة", "تتبع")), ("fr", ("suivi", "statut")))),
         Command("same again", None, "order your last order again",
-                aliases=("reorder", "order again", "repeat my order", "the usual")),
-        Command("note", None, "add a note to your order (allergies, \"no onions\")"),
-        Command("staff", None, "talk to a person", aliases=("human", "agent", "talk to us")),
-        Command("help", None, "show this message", aliases=("?",)),
+                aliases=("reorder", "order again", "repeat my order", "the usual"),
+                translated=(("ar", ("نفس الطلب", "كرر طلبي", "كالعادة")),
+                            ("fr", ("pareil", "comme d'habitude", "recommander")))),
+        Command("note", None, "add a note to your order (allergies, \"no onions\")",
+                translated=(("ar", ("ملاحظة", "ملاحظه")), ("fr", ("note", "remarque")))),
+        Command("staff", None, "talk to a person", aliases=("human", "agent", "talk to us"),
+                translated=(("ar", ("موظف", "خدمة العملاء", "كلمني شخص")),
+                            ("fr", ("conseiller", "humain", "parler à quelqu'un")))),
+        Command("language", None, "choose your language", aliases=("lang", "languages"),
+                translated=(("ar", ("اللغة", "لغة")), ("fr", ("langue", "langues")))),
+        Command("help", None, "show this message", aliases=("?",),
+                translated=(("ar", ("مساعدة", "مساعده")), ("fr", ("aide",)))),
     ),
 )
 

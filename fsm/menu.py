@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cached_property
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Final, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -32,6 +32,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from fsm.frozen import Frozen
+from fsm.languages import LANGUAGES, SOURCE_LANGUAGE
 from fsm.money import format_money, to_minor_units
 
 OrderType = Literal["delivery", "pickup"]
@@ -61,6 +62,14 @@ Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length
 
 # The currency the prices being validated are written in; set by Restaurant for its menu.
 _currency: ContextVar[str] = ContextVar("fsm.menu currency", default="")
+# The restaurant's default language, whose text a translated field holds; set by Restaurant.
+_default_language: ContextVar[str] = ContextVar("fsm.menu language", default=SOURCE_LANGUAGE)
+
+Language = Annotated[str, _matching(r"[a-z]{2,3}", "a language code such as en or ar")]
+# The longest text a translated field may hold, by field name (checked per language by
+# fsm.config, which names the path of each translation).
+TEXT_LIMITS: Final = {"name": 60, "title": 60, "description": 200, "address": 200,
+                      "away_message": 1000}
 
 
 @contextmanager
@@ -83,24 +92,75 @@ def _price(value: object) -> int:
 Price = Annotated[int, BeforeValidator(_price)]
 
 
-class Branch(Frozen):
+class Translated(Frozen):
+    """A model whose text fields (:attr:`TEXTS`) may be written once for all languages or
+    per language (``name: {en: Margherita, ar: مارغريتا}``).
+
+    The field itself holds the restaurant's default language; ``translations``
+    holds every language given, by field: ``{"name": {"en": …, "ar": …}}``.
+    :meth:`Restaurant.in_language` swaps them in. Whether every declared
+    language is given is checked by :func:`fsm.config.parse_config`, which
+    names the path of a missing one.
+    """
+
+    TEXTS: ClassVar[tuple[str, ...]] = ()
+    translations: dict[str, dict[str, str]] = Field(default_factory=dict, repr=False)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _per_language(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or not any(isinstance(data.get(key), dict)
+                                                 for key in cls.TEXTS):
+            return data
+        data = dict(data)
+        translations: dict[str, dict[str, str]] = {}
+        default = _default_language.get()
+        for key in cls.TEXTS:
+            texts = data.get(key)
+            if isinstance(texts, dict):
+                given = {str(language): text for language, text in texts.items()
+                         if isinstance(text, str)}
+                translations[key] = given
+                # A missing default is reported by fsm.config; validate what there is.
+                data[key] = given.get(default, next(iter(given.values()), None))
+        data["translations"] = translations
+        return data
+
+    def texts(self, key: str) -> tuple[str, ...]:
+        """Every language's text of field ``key``, the shown one first."""
+        shown = getattr(self, key)
+        return (shown, *(text for text in self.translations.get(key, {}).values()
+                         if text != shown))
+
+    def _in(self, language: str, **update: Any) -> dict[str, Any]:
+        changes = {key: texts[language] for key, texts in self.translations.items()
+                   if language in texts}
+        return {**changes, **update}
+
+
+class Branch(Translated):
     """A place where pickup orders are collected: ``id``, ``name`` and an optional ``address``."""
 
+    TEXTS: ClassVar[tuple[str, ...]] = ("name", "address")
     id: Identifier
     name: Title
     address: Description | None = None
 
 
-class Addon(Frozen):
+class Addon(Translated):
     """An optional extra for one item, such as burrata on a calzone; ``price`` in minor units."""
+
+    TEXTS: ClassVar[tuple[str, ...]] = ("name",)
 
     id: Identifier
     name: Title
     price: Price
 
 
-class Item(Frozen):
+class Item(Translated):
     """Something a customer can order; ``price`` is in minor units, without add-ons."""
+
+    TEXTS: ClassVar[tuple[str, ...]] = ("name", "description")
 
     id: Identifier
     name: Title
@@ -113,8 +173,10 @@ class Item(Frozen):
         return next((addon for addon in self.addons if addon.id == addon_id), None)
 
 
-class Category(Frozen):
+class Category(Translated):
     """A section of the menu, shown as one list: at least one item."""
+
+    TEXTS: ClassVar[tuple[str, ...]] = ("title", "description")
 
     id: Identifier
     title: Title
@@ -122,15 +184,19 @@ class Category(Frozen):
     items: Annotated[tuple[Item, ...], Field(min_length=1)]
 
 
-class Restaurant(Frozen):
+class Restaurant(Translated):
     """One restaurant, reached on its own WhatsApp ``phone_number_id``.
 
     ``currency`` is a 3-letter code; ``delivery_fee`` and every price in ``menu``
     are integer minor units of it. ``order_types`` and ``payment_methods`` are
-    non-empty; offering pickup requires at least one branch.
+    non-empty; offering pickup requires at least one branch. ``languages`` are the
+    languages it speaks to customers, the first the default (``[en]`` if not given);
+    names, titles and descriptions may be given per language (see :class:`Translated`).
     """
 
+    TEXTS: ClassVar[tuple[str, ...]] = ("name", "away_message")
     id: Identifier
+    languages: Annotated[tuple[Language, ...], Field(min_length=1)] = (SOURCE_LANGUAGE,)
     name: Title
     phone_number_id: PhoneNumberId
     currency: CurrencyCode
@@ -152,8 +218,57 @@ class Restaurant(Frozen):
         The raw value is used so that prices are still checked when the currency
         itself is rejected; one that cannot be read counts as 2 decimal places.
         """
-        with _prices_in(data.get("currency") if isinstance(data, dict) else None):
-            return handler(data)
+        languages = data.get("languages") if isinstance(data, dict) else None
+        default = (languages[0] if isinstance(languages, list) and languages
+                   and isinstance(languages[0], str) else SOURCE_LANGUAGE)
+        token = _default_language.set(default)
+        try:
+            with _prices_in(data.get("currency") if isinstance(data, dict) else None):
+                return handler(data)
+        finally:
+            _default_language.reset(token)
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, languages: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [language for language in languages if language not in LANGUAGES]
+        if unknown:
+            raise PydanticCustomError(
+                "language", "unsupported language {unknown} (supported: {supported})",
+                {"unknown": ", ".join(unknown), "supported": ", ".join(LANGUAGES)})
+        return languages
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+    def in_language(self, language: str) -> Self:
+        """This restaurant with every name, title and description in ``language``, as a
+        customer speaking it sees it (the default language's text where none is given,
+        which :func:`fsm.config.parse_config` allows only for text given once for all).
+        Built once per language."""
+        if language not in self.languages:
+            language = self.default_language
+        cached = self._languages_shown.get(language)
+        if cached is None:
+            def item(it: Item) -> Item:
+                return it.model_copy(update=it._in(language, addons=tuple(
+                    addon.model_copy(update=addon._in(language)) for addon in it.addons)))
+
+            menu = tuple(category.model_copy(update=category._in(
+                language, items=tuple(item(it) for it in category.items)))
+                for category in self.menu)
+            branches = tuple(branch.model_copy(update=branch._in(language))
+                             for branch in self.branches)
+            fields = {name: getattr(self, name) for name in type(self).model_fields}
+            cached = type(self).model_construct(**{
+                **fields, **self._in(language, menu=menu, branches=branches)})
+            self._languages_shown[language] = cached
+        return cached
+
+    @cached_property
+    def _languages_shown(self) -> dict[str, Self]:
+        return {}
 
     @field_validator("branches")
     @classmethod

@@ -15,7 +15,7 @@ from typing import Any, Final
 
 from fsm.errors import SnapshotError
 
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 
 # Old state name -> state it lives on as.  Keep entries for as long as
 # snapshots written with the old name may exist (sessions expire after the
@@ -32,8 +32,16 @@ RENAMED_STATES: Final[Mapping[str, str]] = {
 
 Upgrade = Callable[[dict[str, Any]], dict[str, Any]]
 
+
+
+def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
+    """v2 adds ``"lang"``, the language the customer chose; ``None``: the restaurant's
+    default, which is what every v1 conversation was spoken in (English)."""
+    return {**data, "lang": data.get("lang")}
+
+
 # UPGRADES[n] turns a version-n snapshot into a version-(n+1) one.
-UPGRADES: Final[Mapping[int, Upgrade]] = {}
+UPGRADES: Final[Mapping[int, Upgrade]] = {1: _v1_to_v2}
 
 
 def migrate_snapshot(snapshot: Mapping[str, Any],

@@ -85,6 +85,8 @@ class Session:
       ``"switch:delivery"``, ``"finish"``, ``"line:<key>"``, ``"note:<key>"``,
       ``"note:order"``, ``"reorder:<reference>"``); ``None`` when only the step asks.
     - ``order_note``: the customer's note for the whole order (allergies…).
+    - ``language``: the language the customer chose (``"ar"``); ``None`` until they
+      choose, which means the restaurant's default. Kept across orders.
 
     Persisted with :meth:`to_snapshot` after every message and restored with
     :meth:`from_snapshot`, which raises :class:`~fsm.errors.SnapshotError` for
@@ -104,6 +106,7 @@ class Session:
     pending: PendingItem | None = None
     asking: str | None = None
     order_note: str | None = None
+    language: str | None = None
 
     # Guards named in fsm.machine; the machine reads them from the session.
     @property
@@ -161,6 +164,7 @@ class Session:
             "pending": None if self.pending is None else self.pending.to_plain(),
             "asking": self.asking,
             "note": self.order_note,
+            "lang": self.language,
         }
 
     @classmethod
@@ -186,6 +190,7 @@ class Session:
                 pending=None if pending is None else _pending_item(pending),
                 asking=_optional_str(data.get("asking")),
                 order_note=_optional_str(data.get("note")),
+                language=_optional_str(data.get("lang")),
             )
         except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
             # Whatever a stored snapshot holds, an unreadable one is quarantined (G6).

@@ -12,9 +12,12 @@ from fsm.config import Restaurant
 from fsm.machine import ConversationMachine
 from fsm.session import Session
 from fsm.states import States
+from routes.conversation import i18n
+from routes.conversation.i18n import _
 from routes.conversation.matching import Resolution, normalize, resolve_choice
 from routes.conversation.messages import Inbound, Outgoing, text, with_preamble
 from routes.conversation.questions import question_messages
+from routes.conversation.summary import line_title, money
 from storage.base import DraftRecord, OrderRecord, SessionKey
 from storage.records import OrderMove
 from storage.staff import OrderEvent
@@ -80,6 +83,16 @@ class Context:
         # Whether reconcile() changed the cart for this message: nothing is
         # confirmed before the customer has seen the order as the menu now has it.
         self.cart_changed = False
+
+    @property
+    def language(self) -> str:
+        """The language this conversation is spoken in now."""
+        return i18n.language_of(self.session, self.restaurant)
+
+    @property
+    def local(self) -> Restaurant:
+        """The restaurant as the customer sees it: names in their language."""
+        return self.restaurant.in_language(self.language)
 
     @property
     def choice(self) -> str | None:
@@ -165,13 +178,14 @@ class Context:
         session = self.session
         changes = session.cart.reconcile(self.restaurant, self.sold_out)
         for change in changes:
-            self.say(describe_change(change, self.restaurant))
+            self.say(describe_change(change, self.local))
         pending = session.pending
         if pending is not None:
             item = self.restaurant.item(pending.item_id)
             if item is None or item.id in self.sold_out:
-                self.say(f"Sorry, the item you were choosing extras for is "
-                         f"{'no longer on the menu' if item is None else 'sold out'}.")
+                self.say(_("Sorry, the item you were choosing extras for is no longer on "
+                           "the menu.") if item is None else
+                         _("Sorry, the item you were choosing extras for is sold out."))
                 session.pending = None
                 if session.state == States.CHOOSING_ADDONS:
                     await self.fire("show_menu")
@@ -180,7 +194,7 @@ class Context:
                                      if item.addon(addon_id) is not None]
         if changes and session.cart.is_empty and session.state in (
                 States.REVIEWING_CART, *States.CHECKOUT):
-            self.say("Your cart is now empty.")
+            self.say(_("Your cart is now empty."))
             await self.fire("show_menu")
         self.cart_changed = bool(changes)
         return self.cart_changed
@@ -194,18 +208,25 @@ class Context:
 
 
 def describe_change(change: CartChange, restaurant: Restaurant) -> str:
-    """One line telling the customer what :meth:`Context.reconcile` did to a cart line."""
+    """One line telling the customer what :meth:`Context.reconcile` did to a cart line.
+
+    ``restaurant`` is the menu in the customer's language; the current language writes it.
+    """
     before, after = change.before, change.after
     if change.kind == "removed":
-        return (f"Sorry, {before.title} is no longer on our menu, so we've taken it out of "
-                "your cart.")
+        return _("Sorry, {item} is no longer on our menu, so we've taken it out of your cart.",
+                 item=line_title(before, restaurant))
     if change.kind == "sold_out":
-        return (f"Sorry, {before.title} sold out since you added it, so we've taken it out "
-                "of your cart.")
+        return _("Sorry, {item} sold out since you added it, so we've taken it out of your "
+                 "cart.", item=line_title(before, restaurant))
     assert after is not None
-    price = restaurant.format_money(after.unit_price)
+    price = money(restaurant, after.unit_price)
+    title = line_title(after, restaurant)
     if change.kind == "addons_removed":
-        return (f"Sorry, {', '.join(change.addons)} is no longer offered with {after.name}, "
-                f"so we've taken it off: {after.title} is {price} each now.")
-    was = restaurant.format_money(before.unit_price)
-    return f"The price of {after.title} has changed: {price} each now (was {was})."
+        item = restaurant.item(after.item_id)
+        return _("Sorry, {extras} is no longer offered with {item}, so we've taken it off: "
+                 "{line} is {price} each now.", extras=", ".join(change.addons),
+                 item=item.name if item else after.name, line=title, price=price)
+    was = money(restaurant, before.unit_price)
+    return _("The price of {item} has changed: {price} each now (was {was}).",
+             item=title, price=price, was=was)

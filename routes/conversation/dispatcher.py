@@ -16,10 +16,12 @@ from typing import Final
 
 from fsm.config import AppConfig, Restaurant
 from fsm.machine import ConversationMachine
+from routes.conversation import i18n
 from routes.conversation.channel import ReplyChannel
 from routes.conversation.context import Context
 from routes.conversation.gate import BotGate, ControlsCache
 from routes.conversation.handlers.rating import look_for_rating
+from routes.conversation.i18n import N_, _
 from routes.conversation.messages import Inbound, Outgoing, text
 from routes.conversation.middlewares import (
     Middleware,
@@ -38,8 +40,8 @@ logger = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 
-FAILURE_REPLY: Final = ("Sorry, something went wrong on our side. Your cart is safe — "
-                        "please send your last message again.")
+FAILURE_REPLY: Final = N_("Sorry, something went wrong on our side. Your cart is safe — "
+                          "please send your last message again.")
 REFERENCE_ALPHABET: Final = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
@@ -59,6 +61,9 @@ class Dispatcher:
         missing = set(self.machine.spec.state_names) - set(QUESTIONS)
         if missing:
             raise ValueError(f"states without a question: {sorted(missing)}")
+        # A language without its compiled catalog fails here, at start-up, not mid-order.
+        i18n.check_catalogs(tuple({language for restaurant in config.restaurants
+                                   for language in restaurant.languages}))
         self.lifecycle = SessionLifecycle(repository)
         self.controls = controls or ControlsCache(repository.store)
         self.middlewares: list[Middleware] = [
@@ -111,7 +116,9 @@ class Dispatcher:
                         Inbound("unsupported"), self.clock(), message_id=message_id,
                         reply_via=reply_via)
 
-        await self.lifecycle.commit_failed(update, [text(FAILURE_REPLY)])
+        with i18n.speaking(restaurant.languages[0]):
+            apology = text(_(FAILURE_REPLY))
+        await self.lifecycle.commit_failed(update, [apology])
 
     def _chain(self, middlewares: Sequence[Middleware]) -> NextStep:
         step: NextStep = self._handle
@@ -120,6 +127,11 @@ class Dispatcher:
         return step
 
     async def _handle(self, update: Update) -> None:
+        assert update.session is not None
+        with i18n.speaking(i18n.language_of(update.session, update.restaurant)):
+            await self._handle_in_language(update)
+
+    async def _handle_in_language(self, update: Update) -> None:
         assert update.session is not None
         store = self.repository.store
         ctx = Context(key=update.key, restaurant=update.restaurant, session=update.session,
@@ -133,7 +145,7 @@ class Dispatcher:
         ctx.effects.drafts.extend(update.drafts)
         if not update.session.welcomed:
             update.session.welcomed = True
-            ctx.say(f"Welcome to {update.restaurant.name}!")
+            ctx.say(_("Welcome to {restaurant}!", restaurant=ctx.local.name))
         for note in update.notes:
             ctx.say(note)
         try:
@@ -160,7 +172,7 @@ class Dispatcher:
                              update.session.state)
             update.failed = True
             update.effects = ctx.finish()
-            update.effects.replies[:] = [text(FAILURE_REPLY)]
+            update.effects.replies[:] = [text(_(FAILURE_REPLY))]
             update.effects.orders.clear()
             update.effects.order_moves.clear()
             return
@@ -171,8 +183,8 @@ class Dispatcher:
         prefix = "".join(ch for ch in restaurant_id.upper() if ch.isalnum())[:2] or "OR"
         length = 4
         while True:
-            for _ in range(8):
-                code = "".join(self.rng.choice(REFERENCE_ALPHABET) for _ in range(length))
+            for _attempt in range(8):
+                code = "".join(self.rng.choice(REFERENCE_ALPHABET) for _letter in range(length))
                 reference = f"{prefix}-{code}"
                 if not await self.repository.store.reference_exists(restaurant_id, reference):
                     return reference

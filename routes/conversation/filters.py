@@ -10,18 +10,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from routes.conversation.matching import normalize
+
 if TYPE_CHECKING:
     from routes.conversation.context import Context
 
 
 @dataclass(frozen=True, slots=True)
 class Command:
-    """Typed text equal to one of ``words`` (case-insensitive, trimmed)."""
+    """Typed text equal to one of ``words`` as :func:`~routes.conversation.matching.normalize`
+    compares them (case, accents, punctuation and Arabic letter variants aside)."""
 
     words: frozenset[str]
 
     def __init__(self, *words: str) -> None:
-        object.__setattr__(self, "words", frozenset(word.lower() for word in words))
+        normalized = (normalize(word) for word in words)
+        object.__setattr__(self, "words", frozenset(word for word in normalized if word))
 
     def __call__(self, ctx: Context) -> bool:
         return ctx.inbound.kind == "text" and ctx.normalized_text in self.words

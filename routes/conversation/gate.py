@@ -12,13 +12,15 @@ from __future__ import annotations
 
 from typing import Final
 
+from routes.conversation import i18n
 from routes.conversation.context import Effects
-from routes.conversation.messages import text
+from routes.conversation.i18n import N_, _
+from routes.conversation.messages import Outgoing, text
 from routes.conversation.middlewares import NextStep, Update
 from storage.staff import Controls, ConversationLog, RestaurantControls
 
-DEFAULT_AWAY_MESSAGE: Final = ("Sorry, we're not taking orders on WhatsApp right now. "
-                               "Please try again later.")
+DEFAULT_AWAY_MESSAGE: Final = N_("Sorry, we're not taking orders on WhatsApp right now. "
+                                 "Please try again later.")
 
 
 class ControlsCache:
@@ -61,8 +63,20 @@ class BotGate:
         if not controls.bot_enabled:
             update.effects = Effects()
             if record is None or record.away_epoch < controls.off_epoch:
-                away = update.restaurant.away_message or DEFAULT_AWAY_MESSAGE
-                update.effects.replies.append(text(away))
+                update.effects.replies.append(away_message(update))
                 update.away_epoch = controls.off_epoch
             return
         await call_next(update)
+
+
+def away_message(update: Update) -> Outgoing:
+    """The restaurant's away message in the customer's language: its own text for that
+    language if it wrote one, else ours translated."""
+    restaurant = update.restaurant
+    language = (i18n.language_of(update.session, restaurant) if update.session is not None
+                else restaurant.languages[0])
+    with i18n.speaking(language):
+        away = restaurant.in_language(language).away_message
+        if not away or away == DEFAULT_AWAY_MESSAGE:
+            away = _(DEFAULT_AWAY_MESSAGE)
+        return text(away)

@@ -12,6 +12,10 @@ for what they are (a decimal, a negative, a range) and refused with a hint,
 never read as ``15``, ``1`` or ``12``. Digits are Unicode decimal digits
 (``٣`` Arabic-Indic and ``۳`` Persian mean 3); a character that is numeric
 but not a decimal digit (``²``, ``②``, ``½``) is refused with a hint too.
+
+Arabic is matched as people type it: hamza on or under the alef or not
+(``احمر`` finds ``أحمر``), alef maksura for yeh (``ى``/``ي``), heh for teh
+marbuta (``سلطه`` finds ``سلطة``), with or without harakat and tatweel.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from fsm.cart import MAX_QUANTITY
 from fsm.config import Restaurant
 from fsm.session import Session
 from fsm.states import States
+from routes.conversation.i18n import N_, _
 from routes.conversation.messages import Inbound, Option, options_of
 from routes.conversation.questions import question_for
 from routes.conversation.side_questions import LINE, NOTE
@@ -46,15 +51,26 @@ _END_PUNCTUATION: Final = "!?.… "
 NUMBER_MAX_CHARS: Final = 12  # longer "numbers" are refused unread
 
 # Hints for a typed number that cannot be used, by what was wrong with it.
-WHOLE_NUMBER_HINT: Final = "Please type a whole number, like 2."
+WHOLE_NUMBER_HINT: Final = N_("Please type a whole number, like 2.")
 NUMBER_HINTS: Final = {
-    "decimal": "Please type a whole number, like 2 (not a decimal).",
-    "negative": "Please type a number from 1 up, like 2 (not a negative one).",
-    "range": "Please type one number, like 2 (not a range).",
-    "digits": "I can only read numbers typed with ordinary digits, like 2.",
+    "decimal": N_("Please type a whole number, like 2 (not a decimal)."),
+    "negative": N_("Please type a number from 1 up, like 2 (not a negative one)."),
+    "range": N_("Please type one number, like 2 (not a range)."),
+    "digits": N_("I can only read numbers typed with ordinary digits, like 2."),
     "long": WHOLE_NUMBER_HINT,
     "other": WHOLE_NUMBER_HINT,
 }
+# Arabic letters typed interchangeably, as the one they are compared as. Hamza on or
+# under an alef and on a yeh is a combining mark after NFD, dropped with the other
+# marks (harakat included); these letters do not decompose.
+_ARABIC_VARIANTS: Final = str.maketrans({
+    "\N{ARABIC LETTER ALEF WASLA}": "\N{ARABIC LETTER ALEF}",
+    "\N{ARABIC LETTER ALEF MAKSURA}": "\N{ARABIC LETTER YEH}",
+    "\N{ARABIC LETTER FARSI YEH}": "\N{ARABIC LETTER YEH}",
+    "\N{ARABIC LETTER TEH MARBUTA}": "\N{ARABIC LETTER HEH}",
+    "\N{ARABIC LETTER KEHEH}": "\N{ARABIC LETTER KAF}",
+    "\N{ARABIC TATWEEL}": None,
+})
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +85,8 @@ class Number:
 
     @property
     def hint(self) -> str | None:
-        return None if self.problem is None else NUMBER_HINTS[self.problem]
+        """The hint in the current language."""
+        return None if self.problem is None else _(NUMBER_HINTS[self.problem])
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,12 +133,13 @@ def read_number(token: str) -> Number:
 @lru_cache(maxsize=4096)  # option titles recur on every typed message
 def normalize(raw: str) -> str:
     """How typed titles are compared: lower case, accents, punctuation and repeated spaces
-    removed (``Jalapeños!`` → ``jalapenos``).
+    removed (``Jalapeños!`` → ``jalapenos``), Arabic letter variants folded
+    (``أحمر`` → ``احمر``, ``سلطة`` → ``سلطه``, ``حلوى`` → ``حلوي``).
 
     Accents go by canonical decomposition (NFD) alone, never compatibility
     (NFKD), which would turn ``²`` into ``2``.
     """
-    decomposed = unicodedata.normalize("NFD", raw.lower())
+    decomposed = unicodedata.normalize("NFD", raw.lower()).translate(_ARABIC_VARIANTS)
     plain = unicodedata.normalize(
         "NFC", "".join(ch for ch in decomposed if not unicodedata.combining(ch)))
     return _SPACES.sub(" ", _NOT_WORD.sub("", plain)).strip()
@@ -181,7 +199,8 @@ def resolve_choice(inbound: Inbound, typed: str, session: Session, restaurant: R
         if asking.startswith(LINE):  # a number typed for a cart line is its new quantity
             number = read_number(raw)
             if number.value is None or number.value > MAX_QUANTITY:
-                return Resolution(hint=number.hint or f"Please type 0 to {MAX_QUANTITY}.")
+                return Resolution(hint=number.hint or _("Please type 0 to {most}.",
+                                                        most=MAX_QUANTITY))
             return Resolution(f"quantity:{number.value}")
         if not understood:
             return Resolution()
@@ -190,7 +209,7 @@ def resolve_choice(inbound: Inbound, typed: str, session: Session, restaurant: R
             return Resolution(hint=number.hint)
         if 1 <= number.value <= len(options):
             return Resolution(options[number.value - 1].id)
-        return Resolution(hint=f"Please pick a number from 1 to {len(options)}."
+        return Resolution(hint=_("Please pick a number from 1 to {most}.", most=len(options))
                           if options else None)
     choice = _choice(typed, session, options, catalogue)
     if choice is not None or not understood:
@@ -207,7 +226,7 @@ def resolve_choice(inbound: Inbound, typed: str, session: Session, restaurant: R
     if number.value is None:
         return Resolution(hint=number.hint)
     if not 1 <= number.value <= MAX_QUANTITY:
-        return Resolution(hint=f"You can add 1 to {MAX_QUANTITY} at a time.")
+        return Resolution(hint=_("You can add 1 to {most} at a time.", most=MAX_QUANTITY))
     return Resolution(choice, number.value)
 
 
@@ -232,11 +251,13 @@ def _choice(typed: str, session: Session, options: tuple[Option, ...],
 
 
 def _catalogue_choice(typed: str, restaurant: Restaurant) -> str | None:
+    """A category or item named in any of the restaurant's languages."""
     for category in restaurant.menu:
-        if normalize(category.title) == typed or category.id == typed:
+        if category.id == typed or any(normalize(title) == typed
+                                       for title in category.texts("title")):
             return f"category:{category.id}"
     for category in restaurant.menu:
         for item in category.items:
-            if normalize(item.name) == typed or item.id == typed:
+            if item.id == typed or any(normalize(name) == typed for name in item.texts("name")):
                 return f"item:{item.id}"
     return None

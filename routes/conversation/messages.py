@@ -17,6 +17,10 @@ clients and Meta's validators (JavaScript and Java strings) count characters:
 an emoji outside the Basic Multilingual Plane (📍) counts 2, an accented letter
 1. That count is never below the count of code points, so a body within a
 limit by it is within the limit whichever way "characters" is read.
+
+In a language written right to left every line, title and description is
+marked so (:func:`~routes.conversation.i18n.rtl`) before it is measured and
+clipped: the mark counts against the limits like any other character.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
+
+from routes.conversation.i18n import _, rtl
 
 TEXT_BODY_MAX: Final = 4096
 INTERACTIVE_BODY_MAX: Final = 1024
@@ -179,11 +185,11 @@ Outgoing = TextMessage | ButtonsMessage | ListMessage | LocationRequest
 
 
 def text(body: str) -> TextMessage:
-    return TextMessage(clip(body, TEXT_BODY_MAX))
+    return TextMessage(clip(rtl(body), TEXT_BODY_MAX))
 
 
 def location_request(body: str) -> LocationRequest:
-    return LocationRequest(clip(body, INTERACTIVE_BODY_MAX))
+    return LocationRequest(clip(rtl(body), INTERACTIVE_BODY_MAX))
 
 
 def buttons(body: str, options: Sequence[Option], *, header: str | None = None,
@@ -192,11 +198,11 @@ def buttons(body: str, options: Sequence[Option], *, header: str | None = None,
         raise ValueError(f"reply buttons take 1 to {BUTTONS_MAX} options, got {len(options)}")
     _check_ids(options, BUTTON_ID_MAX)
     return ButtonsMessage(
-        body=clip(body, INTERACTIVE_BODY_MAX),
+        body=clip(rtl(body), INTERACTIVE_BODY_MAX),
         buttons=tuple(_clipped(option, BUTTON_TITLE_MAX, keep_description=False)
                       for option in options),
-        header=None if header is None else clip(header, HEADER_FOOTER_MAX),
-        footer=None if footer is None else clip(footer, HEADER_FOOTER_MAX),
+        header=None if header is None else clip(rtl(header), HEADER_FOOTER_MAX),
+        footer=None if footer is None else clip(rtl(footer), HEADER_FOOTER_MAX),
     )
 
 
@@ -212,29 +218,29 @@ def list_message(body: str, button: str, sections: Sequence[Section], *,
     # Meta requires a title on every section once there is more than one.
     need_titles = len(sections) > 1
     return ListMessage(
-        body=clip(body, LIST_BODY_MAX),
-        button=clip(button, LIST_BUTTON_MAX),
+        body=clip(rtl(body), LIST_BODY_MAX),
+        button=clip(rtl(button), LIST_BUTTON_MAX),
         sections=tuple(
             Section(
-                title=clip(section.title or "Options", SECTION_TITLE_MAX)
+                title=clip(rtl(section.title or _("Options")), SECTION_TITLE_MAX)
                 if need_titles or section.title else None,
                 rows=tuple(_clipped(row, ROW_TITLE_MAX) for row in section.rows),
             )
             for section in sections
         ),
-        header=None if header is None else clip(header, HEADER_FOOTER_MAX),
-        footer=None if footer is None else clip(footer, HEADER_FOOTER_MAX),
+        header=None if header is None else clip(rtl(header), HEADER_FOOTER_MAX),
+        footer=None if footer is None else clip(rtl(footer), HEADER_FOOTER_MAX),
     )
 
 
-def choice(body: str, options: Sequence[Option], *, button: str = "Choose") -> Outgoing:
+def choice(body: str, options: Sequence[Option], *, button: str | None = None) -> Outgoing:
     """Reply buttons when the options fit on buttons, otherwise a one-section list."""
     fits_buttons = len(options) <= BUTTONS_MAX and all(
-        wa_len(option.title) <= BUTTON_TITLE_MAX and option.description is None
+        wa_len(rtl(option.title)) <= BUTTON_TITLE_MAX and option.description is None
         for option in options)
     if fits_buttons:
         return buttons(body, options)
-    return list_message(body, button, [Section(None, tuple(options))])
+    return list_message(body, button or _("Choose"), [Section(None, tuple(options))])
 
 
 def split_body(body: str, prompt: str, build: Callable[[str], Outgoing],
@@ -245,9 +251,9 @@ def split_body(body: str, prompt: str, build: Callable[[str], Outgoing],
     ``build`` makes the interactive message from a body. For what the customer
     must see whole before choosing: nothing is clipped.
     """
-    if wa_len(body.strip()) <= limit:
+    if wa_len(rtl(body.strip())) <= limit:
         return (build(body),)
-    return (*split_text(body), build(prompt))
+    return (*split_text(rtl(body)), build(prompt))
 
 
 def options_of(message: Outgoing) -> tuple[Option, ...]:
@@ -263,6 +269,7 @@ def with_preamble(preamble: str, message: Outgoing) -> Outgoing:
     """``message`` with ``preamble`` put before its body, within the body limit."""
     if not preamble:
         return message
+    preamble = rtl(preamble)
     if isinstance(message, TextMessage):
         return text(f"{preamble}\n\n{message.body}")
     limit = LIST_BODY_MAX if isinstance(message, ListMessage) else INTERACTIVE_BODY_MAX
@@ -278,11 +285,11 @@ def with_preamble(preamble: str, message: Outgoing) -> Outgoing:
 
 
 def _clipped(option: Option, title_max: int, *, keep_description: bool = True) -> Option:
-    title = clip(option.title, title_max)
+    title = clip(rtl(option.title), title_max)
     keywords = option.keywords if title == option.title else (*option.keywords, option.title)
     description = option.description if keep_description else None
     if description is not None:
-        description = clip(description, ROW_DESCRIPTION_MAX)
+        description = clip(rtl(description), ROW_DESCRIPTION_MAX)
     return Option(option.id, title, description, keywords)
 
 

@@ -7,15 +7,16 @@ outer middlewares: it may do work before and after ``call_next``.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
 from fsm.config import Restaurant
 from fsm.session import Session
+from routes.conversation import i18n
 from routes.conversation.channel import ReplyChannel
 from routes.conversation.context import Effects
+from routes.conversation.i18n import N_, _
 from routes.conversation.log import log_inbound, log_replies
 from routes.conversation.messages import Inbound, Outgoing
 from storage.base import (
@@ -33,11 +34,12 @@ logger = logging.getLogger(__name__)
 
 REFERENCE_ATTEMPTS: Final = 3
 
-EXPIRED_NOTICE = "It's been a while since your last message, so we've started a fresh order."
-LATE_NOTICE = ("Your message from {sent} only reached us now, so we haven't acted on it. "
-               "Here is where we are:")
-QUARANTINE_NOTICE = ("Sorry, we couldn't restore your previous conversation after an update, "
-                     "so we've started a new order.")
+EXPIRED_NOTICE = N_("It's been a while since your last message, so we've started a fresh "
+                    "order.")
+LATE_NOTICE = N_("Your message from {sent} only reached us now, so we haven't acted on it. "
+                 "Here is where we are:")
+QUARANTINE_NOTICE = N_("Sorry, we couldn't restore your previous conversation after an "
+                       "update, so we've started a new order.")
 
 
 @dataclass(slots=True)
@@ -49,7 +51,7 @@ class Update:
     inbound: Inbound
     now: float
     session: Session | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # in the conversation's language
     drafts: list[DraftRecord] = field(default_factory=list)
     quarantine: QuarantineRecord | None = None
     effects: Effects | None = None
@@ -116,7 +118,8 @@ class SessionLifecycle:
         update.session = session
         if quarantine is not None:
             update.quarantine = quarantine
-            update.notes.append(QUARANTINE_NOTICE)
+            with i18n.speaking(i18n.language_of(session, update.restaurant)):
+                update.notes.append(_(QUARANTINE_NOTICE))
         await call_next(update)
         assert update.effects is not None
         if update.failed:
@@ -192,11 +195,12 @@ class SessionExpiry:
             logger.info("session expired restaurant=%s customer=%s idle=%.0fs",
                         update.key.restaurant_id, update.key.customer_id, idle)
             session.start_over()
-            update.notes.append(EXPIRED_NOTICE)
+            with i18n.speaking(i18n.language_of(session, update.restaurant)):
+                update.notes.append(_(EXPIRED_NOTICE))
         if update.sent_at is not None and update.now - update.sent_at > self.ttl_seconds:
             update.late = True
-            sent = time.strftime("%d %b %H:%M UTC", time.gmtime(update.sent_at))
-            update.notes.append(LATE_NOTICE.format(sent=sent))
+            with i18n.speaking(i18n.language_of(session, update.restaurant)):
+                update.notes.append(_(LATE_NOTICE, sent=i18n.day_and_time(update.sent_at)))
             logger.info("late message restaurant=%s customer=%s sent %.0fs ago: not applied",
                         update.key.restaurant_id, update.key.customer_id,
                         update.now - update.sent_at)

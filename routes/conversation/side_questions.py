@@ -13,6 +13,7 @@ next message is handled (the dispatcher hands it to the handler as
 - ``"line:<key>"``: one cart line — a typed quantity, remove it, a note.
 - ``"note:<key>"`` / ``"note:order"``: type a note for the line or the order.
 - ``"reorder:<reference>"``: add a past order's lines to the cart?
+- ``"language"``: which language? (one button per language the restaurant speaks)
 """
 
 from __future__ import annotations
@@ -21,9 +22,19 @@ from typing import Final
 
 from fsm.cart import NOTE_MAX
 from fsm.config import Restaurant
+from fsm.languages import own_name
 from fsm.session import DELIVERY, Session
-from routes.conversation.messages import Option, Outgoing, Section, buttons, list_message
-from routes.conversation.summary import money
+from routes.conversation import i18n
+from routes.conversation.i18n import N_, _, _k, _n
+from routes.conversation.messages import (
+    Option,
+    Outgoing,
+    Section,
+    buttons,
+    choice,
+    list_message,
+)
+from routes.conversation.summary import line_name, line_title, money
 
 GREETING: Final = "greeting"
 FINISH: Final = "finish"
@@ -33,7 +44,15 @@ NOTE: Final = "note:"
 ORDER_NOTE: Final = "note:order"
 REORDER: Final = "reorder:"
 KEEP: Final = "action:keep"
-ORDER_TYPE_NAMES: Final = {"delivery": "delivery", "pickup": "pickup"}
+LANGUAGE: Final = "language"
+CHOOSE_LANGUAGE: Final = "language:"
+ORDER_TYPE_NAMES: Final = {"delivery": N_("delivery"), "pickup": N_("pickup")}
+
+
+def order_type_name(kind: str) -> str:
+    """``delivery`` or ``pickup`` as a word inside a sentence."""
+    name = ORDER_TYPE_NAMES.get(kind)
+    return _(name) if name else kind
 
 
 def side_question(session: Session, restaurant: Restaurant) -> Outgoing | None:
@@ -50,22 +69,33 @@ def side_question(session: Session, restaurant: Restaurant) -> Outgoing | None:
     if asking.startswith(LINE):
         return ask_line(session, restaurant, asking[len(LINE):])
     if asking.startswith(NOTE):
-        return ask_note(session, asking[len(NOTE):])
+        return ask_note(session, restaurant, asking[len(NOTE):])
     if asking.startswith(REORDER):
-        return buttons("Would you like these in your cart?", [
-            Option(asking, "Add to cart", keywords=("yes", "same again", "add")),
-            Option(KEEP, "No thanks", keywords=("no",))])
+        return buttons(_("Would you like these in your cart?"), [
+            Option(asking, _("Add to cart"), keywords=_k("yes|same again|add")),
+            Option(KEEP, _("No thanks"), keywords=_k("no"))])
+    if asking == LANGUAGE:
+        return ask_language(restaurant)
     return None
+
+
+def ask_language(restaurant: Restaurant) -> Outgoing:
+    """One option per language the restaurant speaks, each titled in its own language."""
+    options = [Option(f"{CHOOSE_LANGUAGE}{language}", own_name(language))
+               for language in restaurant.languages]
+    return choice(_("Which language would you like?"), options, button=_("Languages"))
 
 
 def ask_carry_on(session: Session, restaurant: Restaurant) -> Outgoing:
     cart = session.cart
-    where = (f"You have {cart.item_count} item{'s' if cart.item_count != 1 else ''} in your "
-             f"cart ({money(restaurant, cart.subtotal)})." if not cart.is_empty
-             else "You're in the middle of an order.")
-    return buttons(f"Hello again! {where} Carry on where you left off, or start over?", [
-        Option("action:carry_on", "Carry on", keywords=("continue", "yes", "go on")),
-        Option("action:start_over", "Start over", keywords=("restart", "new order"))])
+    where = (_n("You have {count} item in your cart ({amount}).",
+                "You have {count} items in your cart ({amount}).", cart.item_count,
+                amount=money(restaurant, cart.subtotal)) if not cart.is_empty
+             else _("You're in the middle of an order."))
+    return buttons(_("Hello again! {where} Carry on where you left off, or start over?",
+                     where=where), [
+        Option("action:carry_on", _("Carry on"), keywords=_k("continue|yes|go on")),
+        Option("action:start_over", _("Start over"), keywords=_k("restart|new order"))])
 
 
 def ask_finish(session: Session, restaurant: Restaurant) -> Outgoing | None:
@@ -74,15 +104,16 @@ def ask_finish(session: Session, restaurant: Restaurant) -> Outgoing | None:
     if pending is None or item is None:
         return None
     chosen = [addon.name for addon in item.addons if addon.id in pending.addon_ids]
-    what = f"{pending.quantity} × {item.name}" if pending.quantity > 1 else item.name
+    what = (_("{quantity} × {item}", quantity=i18n.number(pending.quantity), item=item.name)
+            if pending.quantity > 1 else item.name)
     if chosen:
-        what += f" with {', '.join(chosen)}"
-    return buttons(f"You haven't finished adding {what}: it's not in your cart yet. "
-                   "Add it to your cart before we go on?", [
-                       Option("action:finish_add", "Add it", keywords=("yes", "add")),
-                       Option("action:finish_drop", "Leave it out", keywords=("no", "drop")),
-                       Option("action:finish_keep", "Keep choosing",
-                              keywords=("extras", "back"))])
+        what = _("{item} with {extras}", item=what, extras=", ".join(chosen))
+    return buttons(_("You haven't finished adding {item}: it's not in your cart yet. "
+                     "Add it to your cart before we go on?", item=what), [
+                       Option("action:finish_add", _("Add it"), keywords=_k("yes|add")),
+                       Option("action:finish_drop", _("Leave it out"), keywords=_k("no|drop")),
+                       Option("action:finish_keep", _("Keep choosing"),
+                              keywords=_k("extras|back"))])
 
 
 def ask_switch(session: Session, restaurant: Restaurant, kind: str) -> Outgoing | None:
@@ -91,46 +122,57 @@ def ask_switch(session: Session, restaurant: Restaurant, kind: str) -> Outgoing 
         return None
     if kind == DELIVERY:
         branch = restaurant.branch(session.branch_id or "")
-        where = f" from {branch.name}" if branch else ""
-        fee = (f" A delivery fee of {money(restaurant, restaurant.delivery_fee)} will be "
-               "added." if restaurant.delivery_fee else "")
-        body = f"You're ordering for pickup{where}. Switch to delivery?{fee}"
+        body = (_("You're ordering for pickup from {branch}. Switch to delivery?",
+                  branch=branch.name) if branch
+                else _("You're ordering for pickup. Switch to delivery?"))
+        if restaurant.delivery_fee:
+            body += " " + _("A delivery fee of {amount} will be added.",
+                            amount=money(restaurant, restaurant.delivery_fee))
     else:
-        body = "You're ordering for delivery. Switch to pickup? There's no delivery fee then."
+        body = _("You're ordering for delivery. Switch to pickup? There's no delivery fee then.")
     return buttons(body, [
-        Option(f"{SWITCH}{kind}", f"Switch to {kind}", keywords=("yes", "switch")),
-        Option(KEEP, f"Keep {ORDER_TYPE_NAMES.get(current, current)}", keywords=("no", "keep"))])
+        Option(f"{SWITCH}{kind}", _("Switch to {order_type}", order_type=order_type_name(kind)),
+               keywords=_k("yes|switch")),
+        Option(KEEP, _("Keep {order_type}", order_type=order_type_name(current)),
+               keywords=_k("no|keep"))])
 
 
 def ask_line(session: Session, restaurant: Restaurant, key: str) -> Outgoing | None:
     line = session.cart.line(key)
     if line is None:
         return None
-    note = f"\nNote: {line.note}" if line.note else ""
-    rows = [Option(f"line_remove:{key}", "Remove it", f"Take {line.name} out of your cart",
-                   keywords=("remove", "delete"))]
+    name = line_name(line, restaurant)
+    note = "\n" + _("Note: {note}", note=line.note) if line.note else ""
+    rows = [Option(f"line_remove:{key}", _("Remove it"),
+                   _("Take {item} out of your cart", item=name),
+                   keywords=_k("remove|delete"))]
     if line.quantity > 1:
-        rows.append(Option(f"remove:{key}", "One less", f"Make it {line.quantity - 1}"))
-    rows += [Option(f"line_note:{key}", "Change the note" if line.note else "Add a note",
-                    "Allergies, \"no onions\"…", keywords=("note",)),
-             Option("action:view_cart", "Back to cart", keywords=("back", "keep"))]
+        rows.append(Option(f"remove:{key}", _("One less"),
+                           _("Make it {quantity}", quantity=i18n.number(line.quantity - 1))))
+    rows += [Option(f"line_note:{key}", _("Change the note") if line.note else _("Add a note"),
+                    _("Allergies, \"no onions\"…"), keywords=_k("note")),
+             Option("action:view_cart", _("Back to cart"), keywords=_k("back|keep"))]
     return list_message(
-        f"{line.quantity} × {line.title} — {money(restaurant, line.unit_price)} each.{note}\n"
-        "Type how many you'd like (0 removes it), or pick an option.",
-        "Options", [Section(line.name, tuple(rows))])
+        _("{quantity} × {item} — {price} each.", quantity=i18n.number(line.quantity),
+          item=line_title(line, restaurant), price=money(restaurant, line.unit_price))
+        + note + "\n" + _("Type how many you'd like (0 removes it), or pick an option."),
+        _("Options"), [Section(name, tuple(rows))])
 
 
-def ask_note(session: Session, target: str) -> Outgoing | None:
+def ask_note(session: Session, restaurant: Restaurant, target: str) -> Outgoing | None:
     if target == "order":
-        what, current = "your order", session.order_note
+        current = session.order_note
+        asked = _("Type your note for your order (allergies, \"no onions\"…), up to {limit} "
+                  "characters.", limit=i18n.number(NOTE_MAX))
     else:
         line = session.cart.line(target)
         if line is None:
             return None
-        what, current = line.title, line.note
-    now = f"\nThe note now: {current}" if current else ""
-    options = [Option("action:skip_note", "Skip", keywords=("cancel", "back"))]
+        current = line.note
+        asked = _("Type your note for {item} (allergies, \"no onions\"…), up to {limit} "
+                  "characters.", item=line_title(line, restaurant), limit=i18n.number(NOTE_MAX))
+    now = "\n" + _("The note now: {note}", note=current) if current else ""
+    options = [Option("action:skip_note", _("Skip"), keywords=_k("cancel|back"))]
     if current:
-        options.append(Option("action:clear_note", "Remove the note"))
-    return buttons(f"Type your note for {what} (allergies, \"no onions\"…), up to {NOTE_MAX} "
-                   f"characters.{now}", options)
+        options.append(Option("action:clear_note", _("Remove the note")))
+    return buttons(asked + now, options)

@@ -15,18 +15,21 @@ from fsm.machine import ORDER_FLOW
 from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId
+from routes.conversation.i18n import N_, _
+from routes.conversation.matching import normalize
 from routes.conversation.router import Router
 from routes.conversation.side_questions import LINE, NOTE, ORDER_NOTE
+from routes.conversation.summary import line_title
 
 router = Router("cart lines")
 
-NOTE_WORDS = ORDER_FLOW.command("note").words
-GONE = "That's no longer in your cart."
+NOTE_WORDS = frozenset(normalize(word) for word in ORDER_FLOW.command("note").all_words)
+GONE = N_("That's no longer in your cart.")
 
 
 async def _back_to_cart(ctx: Context) -> None:
     if ctx.session.cart.is_empty:
-        ctx.say("Your cart is now empty.")
+        ctx.say(_("Your cart is now empty."))
         await ctx.fire("show_menu")
     else:
         await ctx.fire("view_cart")
@@ -37,7 +40,7 @@ async def _back_to_cart(ctx: Context) -> None:
 async def open_line(ctx: Context) -> None:
     key = ctx.arg(LINE)
     if ctx.session.cart.line(key) is None:
-        ctx.say(GONE)
+        ctx.say(_(GONE))
         await _back_to_cart(ctx)
         return
     ctx.session.asking = f"{LINE}{key}"
@@ -49,13 +52,14 @@ async def set_line_quantity(ctx: Context) -> None:
     asked = ctx.asked or ""
     line = ctx.session.cart.line(asked[len(LINE):]) if asked.startswith(LINE) else None
     if line is None:
-        ctx.say(GONE)
+        ctx.say(_(GONE))
         await _back_to_cart(ctx)
         return
     quantity = int(ctx.arg("quantity:"))
     ctx.session.cart.set_quantity(line.key, quantity)
-    ctx.say(f"Removed {line.title}." if quantity == 0
-            else f"Now {quantity} × {line.title}.")
+    title = line_title(line, ctx.local)
+    ctx.say(_("Removed {item}.", item=title) if quantity == 0
+            else _("Now {quantity} × {item}.", quantity=quantity, item=title))
     await _back_to_cart(ctx)
 
 
@@ -63,10 +67,10 @@ async def set_line_quantity(ctx: Context) -> None:
 async def remove_line(ctx: Context) -> None:
     line = ctx.session.cart.line(ctx.arg("line_remove:"))
     if line is None:
-        ctx.say(GONE)
+        ctx.say(_(GONE))
     else:
         ctx.session.cart.remove(line.key)
-        ctx.say(f"Removed {line.title}.")
+        ctx.say(_("Removed {item}.", item=line_title(line, ctx.local)))
     await _back_to_cart(ctx)
 
 
@@ -74,7 +78,7 @@ async def remove_line(ctx: Context) -> None:
 async def ask_line_note(ctx: Context) -> None:
     key = ctx.arg("line_note:")
     if ctx.session.cart.line(key) is None:
-        ctx.say(GONE)
+        ctx.say(_(GONE))
         await _back_to_cart(ctx)
         return
     ctx.session.asking = f"{NOTE}{key}"
@@ -92,7 +96,7 @@ def note_in_one_message(ctx: Context) -> bool:
     if ctx.inbound.kind != "text" or ctx.choice is not None:
         return False
     first = ctx.inbound.text.split(maxsplit=1)
-    return len(first) == 2 and first[0].lower().rstrip(":") in NOTE_WORDS
+    return len(first) == 2 and normalize(first[0]) in NOTE_WORDS
 
 
 @router.message(note_in_one_message)
@@ -110,20 +114,24 @@ async def _set_note(ctx: Context, asked: str, typed: str | None) -> None:
     session = ctx.session
     note = " ".join(typed.split()) if typed is not None else None
     if note is not None and len(note) > NOTE_MAX:
-        ctx.say(f"That note is {len(note)} characters long: please keep it to {NOTE_MAX}.")
+        ctx.say(_("That note is {length} characters long: please keep it to {limit}.",
+                  length=len(note), limit=NOTE_MAX))
         session.asking = asked
         ctx.ask()
         return
     if asked == ORDER_NOTE:
         session.order_note = note or None
-        ctx.say(f"Note for your order: {note}" if note else "The order's note is removed.")
+        ctx.say(_("Note for your order: {note}", note=note) if note
+                else _("The order's note is removed."))
         ctx.ask()
         return
     line = session.cart.set_note(asked[len(NOTE):], note or None)
     if line is None:
-        ctx.say(GONE)
+        ctx.say(_(GONE))
     else:
-        ctx.say(f"Note for {line.title}: {note}" if note else f"Removed the note for {line.title}.")
+        title = line_title(line, ctx.local)
+        ctx.say(_("Note for {item}: {note}", item=title, note=note) if note
+                else _("Removed the note for {item}.", item=title))
     await _back_to_cart(ctx)
 
 
@@ -140,7 +148,7 @@ async def skip_note(ctx: Context) -> None:
 async def clear_note(ctx: Context) -> None:
     asked = ctx.asked or ""
     if not asked.startswith(NOTE):
-        ctx.say("That option is from an earlier step.")
+        ctx.say(_("That option is from an earlier step."))
         ctx.ask()
         return
     await _set_note(ctx, asked, None)
@@ -154,7 +162,7 @@ async def ask_order_note(ctx: Context) -> None:
         ctx.ask()
         return
     if ctx.session.cart.is_empty and ctx.session.state not in States.CHECKOUT:
-        ctx.say("Add something to your cart first, then type \"note\" to add a note.")
+        ctx.say(_("Add something to your cart first, then type \"note\" to add a note."))
         ctx.ask()
         return
     ctx.session.asking = ORDER_NOTE

@@ -9,9 +9,11 @@ from fsm.session import Address
 from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId, is_location, is_text
+from routes.conversation.i18n import _
 from routes.conversation.messages import text
 from routes.conversation.questions import order_total
 from routes.conversation.router import Router
+from routes.conversation.summary import money
 from storage.base import OrderRecord, order_lines
 
 router = Router("checkout")
@@ -52,8 +54,8 @@ async def address_from_pin(ctx: Context) -> None:
 async def address_from_text(ctx: Context) -> None:
     typed = " ".join(ctx.inbound.text.split())
     if len(typed) < ADDRESS_MIN_LENGTH:
-        ctx.say("That looks too short for an address. Please type the street, number and "
-                "postcode, or share your location pin.")
+        ctx.say(_("That looks too short for an address. Please type the street, number and "
+                  "postcode, or share your location pin."))
         ctx.ask()
         return
     await _set_address(ctx, Address(typed[:ADDRESS_MAX_LENGTH]))
@@ -62,7 +64,7 @@ async def address_from_text(ctx: Context) -> None:
 async def _set_address(ctx: Context, address: Address) -> None:
     ctx.session.address = address
     await ctx.fire("give_address")
-    ctx.say(f"Delivering to: {address.describe()}")
+    ctx.say(_("Delivering to: {address}", address=address.describe()))
     ctx.ask()
 
 
@@ -71,7 +73,7 @@ async def _set_address(ctx: Context, address: Address) -> None:
 async def choose_payment(ctx: Context) -> None:
     method = ctx.arg("payment:")
     if method not in ctx.restaurant.payment_methods:
-        ctx.say("Sorry, we don't accept that payment method.")
+        ctx.say(_("Sorry, we don't accept that payment method."))
     else:
         ctx.session.payment_method = method
         await ctx.fire("choose_payment")
@@ -88,7 +90,7 @@ async def confirm_order(ctx: Context) -> None:
         # The menu changed the cart this message: what is left, as priced now, must be
         # seen and confirmed again (reconcile already left an emptied cart's checkout).
         if not session.cart.is_empty:
-            ctx.say("Please check your order again before confirming.")
+            ctx.say(_("Please check your order again before confirming."))
         ctx.ask()
         return
     total, fee = order_total(session, restaurant)
@@ -113,11 +115,12 @@ async def confirm_order(ctx: Context) -> None:
         return
     ctx.effects.orders.append(order)
     if session.is_pickup:
-        branch = restaurant.branch(session.branch_id or "")
-        when = f"We'll let you know when it's ready for pickup at {branch.name if branch else ''}."
+        branch = ctx.local.branch(session.branch_id or "")
+        when = _("We'll let you know when it's ready for pickup at {branch}.",
+                 branch=branch.name if branch else "")
     else:
-        when = "We'll let you know when it's on its way."
+        when = _("We'll let you know when it's on its way.")
     session.clear_order()
-    ctx.send(text(f"Thank you! Your order {reference} is confirmed. "
-                  f"Total: {restaurant.format_money(total)}.\n{when}\n\n"
-                  "Send any message when you'd like to order again."))
+    ctx.send(text(_("Thank you! Your order {reference} is confirmed. Total: {amount}.",
+                    reference=reference, amount=money(ctx.local, total))
+                  + f"\n{when}\n\n" + _("Send any message when you'd like to order again.")))

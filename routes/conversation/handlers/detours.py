@@ -17,8 +17,11 @@ from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId
 from routes.conversation.handlers.ordering import add_pending_to_cart, apply_order_type
+from routes.conversation.i18n import _
+from routes.conversation.matching import normalize
 from routes.conversation.router import Router
-from routes.conversation.side_questions import FINISH, GREETING, KEEP, SWITCH
+from routes.conversation.side_questions import FINISH, GREETING, KEEP, SWITCH, order_type_name
+from routes.conversation.summary import money
 from storage.base import DraftRecord
 
 guard = Router("waiting item")  # before the commands: "cart" must not lose the item
@@ -29,14 +32,17 @@ GREETINGS: Final = frozenset((
     "servus", "moin", "ola", "oi", "salaam", "salam", "marhaba", "merhaba", "namaste",
     "good morning", "good afternoon", "good evening", "morning", "evening", "howdy",
     "hi there", "hello there", "hey there", "hi again", "hello again", "greetings", "sup",
+    "مرحبا", "مرحبًا", "أهلا", "أهلًا", "اهلا وسهلا", "السلام عليكم", "سلام", "هلا",
+    "صباح الخير", "مساء الخير", "coucou", "bonsoir", "salut salut",
 ))
+_GREETING_FORMS: Final = frozenset(normalize(greeting) for greeting in GREETINGS)
 # What leaves the add-ons step: another item or category, the menu, the cart, checkout,
 # an order type or branch.
 LEAVING: Final = ("item:", "category:", "order_type:", "branch:", "action:add_more",
                   "action:view_cart", "action:checkout")
-LEAVING_WORDS: Final = {word: ORDER_FLOW.command(command).choice_ids[0]
+LEAVING_WORDS: Final = {normalize(word): ORDER_FLOW.command(command).choice_ids[0]
                         for command in ("menu", "cart", "checkout")
-                        for word in ORDER_FLOW.command(command).words}
+                        for word in ORDER_FLOW.command(command).all_words}
 
 
 def in_the_middle(ctx: Context) -> bool:
@@ -69,7 +75,7 @@ async def ask_about_waiting_item(ctx: Context) -> None:
 async def answer_about_waiting_item(ctx: Context) -> None:
     session, pending = ctx.session, ctx.session.pending
     if pending is None or ctx.asked != FINISH:
-        ctx.say("That option is from an earlier step.")
+        ctx.say(_("That option is from an earlier step."))
         ctx.ask()
         return
     then, quantity = pending.then, pending.then_quantity
@@ -80,8 +86,9 @@ async def answer_about_waiting_item(ctx: Context) -> None:
     if ctx.choice == "action:finish_add":
         await add_pending_to_cart(ctx, ask=False)
     else:
-        item = ctx.restaurant.item(pending.item_id)
-        ctx.say(f"OK, I've left out {item.name if item else 'that item'}.")
+        item = ctx.local.item(pending.item_id)
+        ctx.say(_("OK, I've left out {item}.", item=item.name) if item
+                else _("OK, I've left out that item."))
         session.pending = None
         await ctx.fire("show_menu")
     if then is None:
@@ -91,7 +98,7 @@ async def answer_about_waiting_item(ctx: Context) -> None:
 
 
 def is_greeting(ctx: Context) -> bool:
-    return ctx.inbound.kind == "text" and ctx.normalized_text in GREETINGS
+    return ctx.inbound.kind == "text" and ctx.normalized_text in _GREETING_FORMS
 
 
 @router.message(is_greeting, in_the_middle)
@@ -102,7 +109,7 @@ async def greeting_in_the_middle(ctx: Context) -> None:
 
 @router.message(ChoiceId("action:carry_on"))
 async def carry_on(ctx: Context) -> None:
-    ctx.say("Great, let's carry on.")
+    ctx.say(_("Great, let's carry on."))
     ctx.ask()
 
 
@@ -110,7 +117,7 @@ async def carry_on(ctx: Context) -> None:
 async def start_over(ctx: Context) -> None:
     session = ctx.session
     if ctx.asked != GREETING:
-        ctx.say("That option is from an earlier step.")
+        ctx.say(_("That option is from an earlier step."))
         ctx.ask()
         return
     if not session.cart.is_empty:
@@ -118,7 +125,7 @@ async def start_over(ctx: Context) -> None:
             DraftRecord(ctx.key, "restarted", session.cart.describe(), ctx.now))
     await ctx.fire("cancel")
     session.clear_order()
-    ctx.say("OK, let's start a new order.")
+    ctx.say(_("OK, let's start a new order."))
     ctx.ask()
 
 
@@ -126,14 +133,14 @@ async def start_over(ctx: Context) -> None:
 async def switch_order_type(ctx: Context) -> None:
     kind = ctx.arg(SWITCH)
     if ctx.asked != f"{SWITCH}{kind}" or kind not in (DELIVERY, PICKUP):
-        ctx.say("That option is from an earlier step.")
+        ctx.say(_("That option is from an earlier step."))
         ctx.ask()
         return
     if kind == DELIVERY and ctx.restaurant.delivery_fee and not ctx.session.cart.is_empty:
-        ctx.say(f"Switched to delivery: a delivery fee of "
-                f"{ctx.restaurant.format_money(ctx.restaurant.delivery_fee)} is added.")
+        ctx.say(_("Switched to delivery: a delivery fee of {amount} is added.",
+                  amount=money(ctx.local, ctx.restaurant.delivery_fee)))
     else:
-        ctx.say(f"Switched to {kind}.")
+        ctx.say(_("Switched to {order_type}.", order_type=order_type_name(kind)))
     await apply_order_type(ctx, kind)
 
 
@@ -141,8 +148,8 @@ async def switch_order_type(ctx: Context) -> None:
 async def keep_as_is(ctx: Context) -> None:
     asked = ctx.asked or ""
     if asked.startswith(SWITCH) and ctx.session.order_type:
-        ctx.say(f"OK, still {ctx.session.order_type}.")
+        ctx.say(_("OK, still {order_type}.", order_type=order_type_name(ctx.session.order_type)))
     else:
-        ctx.say("OK.")
+        ctx.say(_("OK."))
     ctx.ask()
 

@@ -8,14 +8,16 @@ from fsm.session import DELIVERY, PICKUP, PendingItem
 from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId
+from routes.conversation.i18n import N_, _, _n
 from routes.conversation.matching import read_number
 from routes.conversation.router import Router
-from routes.conversation.side_questions import SWITCH
+from routes.conversation.side_questions import SWITCH, order_type_name
+from routes.conversation.summary import line_title, money
 
 router = Router("ordering")
 
 BROWSING = States.ORDERING + States.CHECKOUT
-NOT_ON_MENU = "Sorry, that's no longer on the menu."
+NOT_ON_MENU = N_("Sorry, that's no longer on the menu.")
 
 
 @router.message(ChoiceId("order_type:"))
@@ -23,7 +25,8 @@ async def choose_order_type(ctx: Context) -> None:
     kind = ctx.arg("order_type:")
     session, restaurant = ctx.session, ctx.restaurant
     if kind not in restaurant.order_types:
-        ctx.say(f"Sorry, {restaurant.name} doesn't offer {kind}.")
+        ctx.say(_("Sorry, {restaurant} doesn't offer {order_type}.",
+                  restaurant=ctx.local.name, order_type=order_type_name(kind)))
         ctx.ask()
         return
     if session.order_type is not None and session.order_type != kind:
@@ -32,7 +35,8 @@ async def choose_order_type(ctx: Context) -> None:
         ctx.ask()
         return
     if session.order_type == kind and session.state != States.CHOOSING_ORDER_TYPE:
-        ctx.say(f"You're already ordering for {kind}.")
+        ctx.say(_("You're already ordering for {order_type}.",
+                  order_type=order_type_name(kind)))
         ctx.ask()
         return
     await apply_order_type(ctx, kind)
@@ -57,19 +61,19 @@ async def apply_order_type(ctx: Context, kind: str) -> None:
 @router.message(ChoiceId("branch:"))
 async def choose_branch(ctx: Context) -> None:
     if not ctx.session.is_pickup:
-        ctx.say("That button is from an earlier step.")
+        ctx.say(_("That button is from an earlier step."))
         ctx.ask()
         return
     await _pick_branch(ctx, ctx.arg("branch:"))
 
 
 async def _pick_branch(ctx: Context, branch_id: str) -> None:
-    branch = ctx.restaurant.branch(branch_id)
+    branch = ctx.local.branch(branch_id)
     if branch is None:
-        ctx.say("Sorry, we don't have that branch.")
+        ctx.say(_("Sorry, we don't have that branch."))
     else:
         ctx.session.branch_id = branch.id
-        ctx.say(f"Pickup from {branch.name}.")
+        ctx.say(_("Pickup from {branch}.", branch=branch.name))
         if ctx.session.state == States.CHOOSING_BRANCH:
             await ctx.fire("choose_branch")
     ctx.ask()
@@ -77,10 +81,10 @@ async def _pick_branch(ctx: Context, branch_id: str) -> None:
 
 @router.message(ChoiceId("category:"), state=BROWSING)
 async def open_category(ctx: Context) -> None:
-    category_id, _, page = ctx.arg("category:").partition(":")
+    category_id, _colon, page = ctx.arg("category:").partition(":")
     category = ctx.restaurant.category(category_id)
     if category is None:
-        ctx.say(NOT_ON_MENU)
+        ctx.say(_(NOT_ON_MENU))
     else:
         ctx.session.category_id = category.id
         number = read_number(page).value if page else None
@@ -93,11 +97,12 @@ async def open_category(ctx: Context) -> None:
 async def pick_item(ctx: Context) -> None:
     item = ctx.restaurant.item(ctx.arg("item:"))
     if item is None:
-        ctx.say(NOT_ON_MENU)
+        ctx.say(_(NOT_ON_MENU))
         ctx.ask()
         return
     if item.id in ctx.sold_out:
-        ctx.say(f"Sorry, {item.name} is sold out right now.")
+        shown = ctx.local.item(item.id) or item
+        ctx.say(_("Sorry, {item} is sold out right now.", item=shown.name))
         ctx.ask()
         return
     if item.addons:
@@ -114,7 +119,7 @@ async def pick_addon(ctx: Context) -> None:
     item = ctx.restaurant.item(pending.item_id) if pending else None
     addon = item.addon(ctx.arg("addon:")) if item else None
     if pending is None or item is None or addon is None or item.id in ctx.sold_out:
-        ctx.say(NOT_ON_MENU)
+        ctx.say(_(NOT_ON_MENU))
         ctx.ask()
         return
     if addon.id not in pending.addon_ids:
@@ -136,7 +141,7 @@ async def add_pending_to_cart(ctx: Context, *, ask: bool = True) -> None:
     item = ctx.restaurant.item(pending.item_id) if pending else None
     if pending is None or item is None or item.id in ctx.sold_out:
         ctx.session.pending = None
-        ctx.say(NOT_ON_MENU)
+        ctx.say(_(NOT_ON_MENU))
         await ctx.fire("show_menu")
         if ask:
             ctx.ask()
@@ -151,15 +156,21 @@ async def _add_to_cart(ctx: Context, item: Item, addon_ids: list[str],
     try:
         line = session.cart.add(item, addons, quantity)
     except CartFull as exc:
-        ctx.say(f"Your cart is full ({exc.limit} different items). Check out or remove "
-                "something first.")
+        ctx.say(_("Your cart is full ({count} different items). Check out or remove "
+                  "something first.", count=exc.limit))
     else:
-        extras = f" with {', '.join(a.name for a in addons)}" if addons else ""
-        price = ctx.restaurant.format_money(line.unit_price)
+        local = ctx.local.item(item.id) or item
+        what = local.name
+        if addons:
+            what = _("{item} with {extras}", item=what, extras=", ".join(
+                (local.addon(a.id) or a).name for a in addons))
+        price = money(ctx.local, line.unit_price)
         if quantity == 1:
-            ctx.say(f"Added {item.name}{extras} ({price}).")
+            ctx.say(_("Added {item} ({price}).", item=what, price=price))
         else:
-            ctx.say(f"Added {quantity} × {item.name}{extras} ({price} each).")
+            ctx.say(_n("Added {count} × {item} ({price} each).",
+                       "Added {count} × {item} ({price} each).", quantity,
+                       item=what, price=price))
     session.pending = None
     await ctx.fire("add_item")
     if ask:
@@ -171,12 +182,12 @@ async def remove_one(ctx: Context) -> None:
     session = ctx.session
     line = session.cart.line(ctx.arg("remove:"))
     if line is None:
-        ctx.say("That's no longer in your cart.")
+        ctx.say(_("That's no longer in your cart."))
     else:
         session.cart.set_quantity(line.key, line.quantity - 1)
-        ctx.say(f"Removed one {line.title}.")
+        ctx.say(_("Removed one {item}.", item=line_title(line, ctx.local)))
     if session.cart.is_empty:
-        ctx.say("Your cart is now empty.")
+        ctx.say(_("Your cart is now empty."))
         await ctx.fire("show_menu")
     else:
         await ctx.fire("view_cart")

@@ -23,6 +23,7 @@ from typing import Final
 
 from fsm.order_lifecycle import OrderStatus
 from routes.conversation.context import Context
+from routes.conversation.i18n import _
 from routes.conversation.matching import read_number
 from routes.conversation.router import Router
 from storage.records import OrderMove
@@ -85,6 +86,9 @@ async def rate_order(ctx: Context) -> None:
         order.reference, OrderStatus.COMPLETED, OrderStatus.COMPLETED, "customer", ctx.now,
         reason))
     stars = "★" * rating.score + "☆" * (5 - rating.score)
-    thanks = "Thank you for your comment, too." if rating.comment else ""
-    ctx.say(f"Thank you for rating your order {order.reference}: {stars} {thanks}".strip())
+    thanks = _("Thank you for rating your order {reference}: {stars}",
+               reference=order.reference, stars=stars)
+    if rating.comment:
+        thanks += " " + _("Thank you for your comment, too.")
+    ctx.say(thanks)
     ctx.ask()

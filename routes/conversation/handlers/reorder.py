@@ -14,10 +14,13 @@ from fsm.cart import Cart
 from fsm.errors import CartFull
 from fsm.order_lifecycle import OrderStatus
 from fsm.states import States
+from routes.conversation import i18n
 from routes.conversation.context import Context, describe_change
 from routes.conversation.filters import ChoiceId
+from routes.conversation.i18n import _, _n
 from routes.conversation.router import Router
 from routes.conversation.side_questions import REORDER
+from routes.conversation.summary import line_title, money
 from storage.records import OrderRecord
 
 router = Router("reorder")
@@ -36,28 +39,31 @@ def todays(ctx: Context, order: OrderRecord) -> tuple[Cart, list[str]]:
     """The order's lines as a cart of today's menu, and what changed, as the customer reads it."""
     cart = Cart.from_order_lines(order.lines)
     changes = cart.reconcile(ctx.restaurant, ctx.sold_out)
-    return cart, [describe_change(change, ctx.restaurant) for change in changes]
+    return cart, [describe_change(change, ctx.local) for change in changes]
 
 
 async def offer_same_again(ctx: Context) -> None:
     """The ``same again`` command."""
     order = await last_order(ctx)
     if order is None:
-        ctx.say("You haven't ordered from us yet, so there's nothing to repeat.")
+        ctx.say(_("You haven't ordered from us yet, so there's nothing to repeat."))
         ctx.ask()
         return
     cart, changed = todays(ctx, order)
     for note in changed:
         ctx.say(note)
     if cart.is_empty:
-        ctx.say(f"Sorry, nothing from your last order {order.reference} is available today.")
+        ctx.say(_("Sorry, nothing from your last order {reference} is available today.",
+                  reference=order.reference))
         ctx.ask()
         return
-    money = ctx.restaurant.format_money
-    lines = "\n".join(f"{line.quantity} × {line.title} — {money(line.total)}"
-                      + (f" (note: {line.note})" if line.note else "") for line in cart)
-    ctx.say(f"Your last order {order.reference}, at today's prices:\n{lines}\n"
-            f"Subtotal: {money(cart.subtotal)}")
+    lines = "\n".join(
+        _("{quantity} × {item} — {price}", quantity=i18n.number(line.quantity),
+          item=line_title(line, ctx.local), price=money(ctx.local, line.total))
+        + (" " + _("(note: {note})", note=line.note) if line.note else "") for line in cart)
+    ctx.say(_("Your last order {reference}, at today's prices:", reference=order.reference)
+            + f"\n{lines}\n"
+            + _("Subtotal: {amount}", amount=money(ctx.local, cart.subtotal)))
     ctx.session.asking = f"{REORDER}{order.reference}"
     ctx.ask()
 
@@ -67,7 +73,7 @@ async def accept_same_again(ctx: Context) -> None:
     reference = ctx.arg(REORDER)
     orders = [order for order in await ctx.past_orders() if order.reference == reference]
     if ctx.asked != f"{REORDER}{reference}" or not orders:
-        ctx.say("That option is from an earlier step.")
+        ctx.say(_("That option is from an earlier step."))
         ctx.ask()
         return
     cart, changed = todays(ctx, orders[0])
@@ -82,13 +88,14 @@ async def accept_same_again(ctx: Context) -> None:
         try:
             now = session.cart.add(item, addons, line.quantity)
         except CartFull as exc:
-            ctx.say(f"Your cart is full ({exc.limit} different items): not everything "
-                    "was added.")
+            ctx.say(_("Your cart is full ({count} different items): not everything was added.",
+                      count=exc.limit))
             break
         if line.note and not now.note:
             session.cart.set_note(now.key, line.note)
         added += line.quantity
-    ctx.say(f"Added {added} item{'s' if added != 1 else ''} from your last order to your cart.")
+    ctx.say(_n("Added {count} item from your last order to your cart.",
+               "Added {count} items from your last order to your cart.", added))
     if session.state in (*States.ORDERING, *States.CHECKOUT) and session.cart_not_empty:
         await ctx.fire("view_cart")
     ctx.ask()
