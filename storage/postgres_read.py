@@ -8,6 +8,7 @@ restaurant's reads are in :mod:`storage.postgres_staff`.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, Final
 
 import asyncpg
@@ -57,6 +58,15 @@ class PostgresReads:
             "SELECT snapshot FROM sessions WHERE restaurant_id = $1 AND customer_id = $2",
             key.restaurant_id, key.customer_id)
         return bytes(rows[0][0]) if rows else None
+
+    async def load_snapshots(self, restaurant_id: str,
+                             customer_ids: Sequence[str]) -> dict[str, bytes]:
+        rows = await self._fetch(
+            "loading snapshots",
+            "SELECT customer_id, snapshot FROM sessions"
+            " WHERE restaurant_id = $1 AND customer_id = ANY($2::text[])",
+            restaurant_id, list(dict.fromkeys(customer_ids)))
+        return {row[0]: bytes(row[1]) for row in rows}
 
     async def list_sessions(self, restaurant_id: str | None = None,
                             limit: int = 100) -> list[SessionRow]:

@@ -26,6 +26,7 @@ transactions and constraints, never on state kept in one process.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Self
 
 from storage.records import (
@@ -130,6 +131,22 @@ class SessionStorage(ABC):
     @abstractmethod
     async def load_snapshot(self, key: SessionKey) -> bytes | None:
         """Return the last committed snapshot of ``key``, or ``None``."""
+
+    async def load_snapshots(self, restaurant_id: str,
+                             customer_ids: Sequence[str]) -> dict[str, bytes]:
+        """The last committed snapshots of several conversations of one restaurant.
+
+        Keyed by customer id; customers without a stored conversation are
+        absent. A backend answers in one query (a staff page of 50
+        conversations must not cost 50 round trips); this default reads
+        them one by one.
+        """
+        found: dict[str, bytes] = {}
+        for customer_id in dict.fromkeys(customer_ids):
+            blob = await self.load_snapshot(SessionKey(restaurant_id, customer_id))
+            if blob is not None:
+                found[customer_id] = blob
+        return found
 
     @abstractmethod
     async def delete_session(self, key: SessionKey) -> bool:

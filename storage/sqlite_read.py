@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -70,6 +71,20 @@ class SQLiteReads:
             key_params(key),
         )
         return bytes(rows[0][0]) if rows else None
+
+    async def load_snapshots(self, restaurant_id: str,
+                             customer_ids: Sequence[str]) -> dict[str, bytes]:
+        wanted = list(dict.fromkeys(customer_ids))
+        found: dict[str, bytes] = {}
+        for start in range(0, len(wanted), 500):  # far below SQLite's variable limit
+            chunk = wanted[start:start + 500]
+            marks = ", ".join("?" * len(chunk))
+            rows = await self._read(
+                "SELECT customer_id, snapshot FROM sessions"
+                f" WHERE restaurant_id = ? AND customer_id IN ({marks})",
+                (restaurant_id, *chunk))
+            found.update((row[0], bytes(row[1])) for row in rows)
+        return found
 
     async def list_sessions(self, restaurant_id: str | None = None,
                             limit: int = 100) -> list[SessionRow]:

@@ -141,7 +141,7 @@ async def list_conversations(call: Call) -> web.Response:
     limit = query_limit(call.request)
     records = await call.service.store.conversations(
         call.restaurant_id, limit=limit, before=query_number(call.request, "before"))
-    views = [await call.service.conversation_view(record) for record in records]
+    views = await call.service.conversation_views(records)
     return web.json_response({
         "conversations": views,
         "next_before": records[-1].last_message_at if len(records) == limit else None})

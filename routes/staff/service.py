@@ -14,12 +14,13 @@ published. The bot switch and sold-out items are written through
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Final
 
 from fsm.config import AppConfig, Restaurant
 from fsm.order_lifecycle import IllegalMove, OrderLifecycle, OrderStatus
+from routes.conversation import i18n
 from routes.conversation.gate import ControlsCache
 from routes.conversation.messages import text
 from routes.conversation.order_news import order_news
@@ -28,6 +29,7 @@ from routes.staff.serialize import Json, conversation_json, order_json, snapshot
 from routes.whatsapp.outbox import OnCommitted, payload_json
 from routes.whatsapp.payloads import message_payload
 from storage.base import Changes, OutboxMessage, OutboxRecord, SessionKey, SessionStore
+from storage.codec import decode_snapshot
 from storage.errors import OrderStatusChanged
 from storage.records import ConversationChange, LoggedMessage, OrderMove, OrderRecord
 from storage.staff import Controls, ConversationRecord
@@ -103,11 +105,13 @@ class StaffService:
         now = self.clock()
         key = SessionKey(restaurant.id, order.customer_id)
         moved = replace(order, status=status, updated_at=now)
-        news = order_news(moved, restaurant, reason)
+        language = await self._customer_language(key, restaurant)
+        news = order_news(moved, restaurant, reason, language=language)
         changes = Changes(key, now, order_moves=[
             OrderMove(reference, order.status, status, actor, now, reason)])
         record = await self.store.conversation(key)
-        notified = self._address(changes, record, news, NOTIFICATION_AUTHOR)
+        with i18n.speaking(language):
+            notified = self._address(changes, record, news, NOTIFICATION_AUTHOR)
         try:
             rows = await self.store.commit(changes)
         except OrderStatusChanged as exc:
@@ -131,6 +135,15 @@ class StaffService:
 
     async def conversation_view(self, record: ConversationRecord) -> Json:
         return conversation_json(record, snapshot_state(await self.store.load_snapshot(record.key)))
+
+    async def conversation_views(self, records: Sequence[ConversationRecord]) -> list[Json]:
+        """A page of conversations with their stored states, read in one query."""
+        if not records:
+            return []
+        snapshots = await self.store.load_snapshots(
+            records[0].key.restaurant_id, [record.key.customer_id for record in records])
+        return [conversation_json(record, snapshot_state(snapshots.get(record.key.customer_id)))
+                for record in records]
 
     async def set_paused(self, restaurant_id: str, customer: str, paused: bool) -> Json:
         """Take over (``paused``) or hand back; idempotent. Hand-back also clears a handoff."""
@@ -205,6 +218,16 @@ class StaffService:
                                          outbox_index=index))
         changes.conversation = ConversationChange(outbound_at=changes.updated_at)
         return True
+
+    async def _customer_language(self, key: SessionKey, restaurant: Restaurant) -> str:
+        """The language the customer chose in their conversation (stored in its snapshot),
+        else the restaurant's default: what the order's news is written in."""
+        blob = await self.store.load_snapshot(key)
+        try:
+            language = decode_snapshot(blob).get("lang") if blob else None
+        except Exception:  # an unreadable snapshot: the conversation quarantines it
+            language = None
+        return language if language in restaurant.languages else restaurant.languages[0]
 
     def _committed(self, key: SessionKey, rows: list[OutboxRecord]) -> None:
         if rows and self.deliver is not None:

@@ -30,6 +30,19 @@ class TestSessionStorage:
         await store.commit(Changes(ALICE, 11.0, orders=[order(ALICE, "LU-0001")]))
         assert await store.load_snapshot(ALICE) == snapshot("checkout")
 
+    async def test_load_snapshots_of_one_restaurant_at_once(self, store: SessionStore) -> None:
+        await store.commit(Changes(ALICE, 1.0, snapshot("checkout")))
+        await store.commit(Changes(BOB, 1.0, snapshot("choosing_category")))
+        await store.commit(Changes(CAROL_AT_SUSHI, 1.0, snapshot("checkout")))
+        customers = [BOB.customer_id, ALICE.customer_id, "447700900999",
+                     CAROL_AT_SUSHI.customer_id, ALICE.customer_id]
+
+        found = await store.load_snapshots(ALICE.restaurant_id, customers)
+
+        assert found == {ALICE.customer_id: snapshot("checkout"),
+                         BOB.customer_id: snapshot("choosing_category")}
+        assert await store.load_snapshots(ALICE.restaurant_id, []) == {}
+
     async def test_delete_session(self, store: SessionStore) -> None:
         await store.commit(Changes(ALICE, 1.0, snapshot("checkout")))
         await store.commit(Changes(BOB, 1.0, snapshot("checkout")))
