@@ -247,6 +247,8 @@ class Restaurant(Translated):
         customer speaking it sees it (the default language's text where none is given,
         which :func:`fsm.config.parse_config` allows only for text given once for all).
         Built once per language."""
+        if len(self.languages) == 1:
+            return self
         if language not in self.languages:
             language = self.default_language
         cached = self._languages_shown.get(language)

@@ -132,8 +132,12 @@ def pick_restaurant(config: AppConfig, restaurant_id: str | None) -> Restaurant:
 
 
 async def chat(config: AppConfig, db_path: Path, restaurant: Restaurant, customer: str,
-               lines: TextIO, out: TextIO) -> None:
-    """Talk to the bot line by line, on the SQLite file at ``db_path``."""
+               lines: TextIO, out: TextIO, language: str | None = None) -> None:
+    """Talk to the bot line by line, on the SQLite file at ``db_path``; ``language`` (``--lang``)
+    is spoken to a customer who has not chosen one."""
+    if language is not None and language not in restaurant.languages:
+        raise UsageError(f"{restaurant.id} does not speak {language!r} "
+                         f"(its languages: {', '.join(restaurant.languages)})")
     async def connect() -> tuple[SessionStore, Dispatcher]:
         store = SQLiteStore(db_path)
         await store.open()
@@ -142,7 +146,7 @@ async def chat(config: AppConfig, db_path: Path, restaurant: Restaurant, custome
     with InstanceLock(db_path):
         out.write(f"Chatting with {restaurant.name} as customer {customer} "
                   f"(database {db_path}).\n")
-        await chat_loop(restaurant, customer, lines, out, connect)
+        await chat_loop(restaurant, customer, lines, out, connect, language=language)
 
 
 async def sessions(config: AppConfig, db_path: Path, args: argparse.Namespace,
@@ -376,6 +380,8 @@ def build_parser(prog: str | None = None) -> argparse.ArgumentParser:
     chat_cmd = commands.add_parser("chat", help="talk to the bot in the terminal")
     common(chat_cmd)
     chat_cmd.add_argument("--customer", default="terminal", help="customer id to chat as")
+    chat_cmd.add_argument("--lang", help="language to chat in, one of the restaurant's "
+                                         "(default: its first, or the one chosen before)")
 
     sessions_cmd = commands.add_parser("sessions", help="inspect or reset conversations")
     sessions_cmd.add_argument("action", choices=["list", "show", "reset"])
@@ -473,7 +479,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             db_path = existing_database(db_path, args, config)
         if args.command == "chat":
             restaurant = pick_restaurant(config, args.restaurant)
-            asyncio.run(chat(config, db_path, restaurant, args.customer, sys.stdin, sys.stdout))
+            asyncio.run(chat(config, db_path, restaurant, args.customer, sys.stdin, sys.stdout,
+                             args.lang))
         elif args.command == "sessions":
             asyncio.run(sessions(config, db_path, args, sys.stdout))
         elif args.command in ("staff", "orders"):

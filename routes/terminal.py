@@ -30,11 +30,13 @@ Connect = Callable[[], Awaitable[tuple[SessionStore, Dispatcher]]]
 
 
 async def chat_loop(restaurant: Restaurant, customer: str, lines: TextIO, out: TextIO,
-                    connect: Connect) -> None:
+                    connect: Connect, *, language: str | None = None) -> None:
     """Read ``lines`` as ``customer``'s messages; every one is committed before its reply prints.
 
     ``/restart`` closes the store and drops every object in memory, as a
-    process restart would; ``/quit`` or the end of input leaves.
+    process restart would; ``/quit`` or the end of input leaves. ``language``
+    (``--lang ar``) is what a customer who has not chosen a language is spoken
+    to in; the conversation's ``language`` command still switches.
     """
     interactive = lines.isatty()
     store, dispatcher = await connect()
@@ -63,7 +65,8 @@ async def chat_loop(restaurant: Restaurant, customer: str, lines: TextIO, out: T
                 out.flush()
                 continue
             try:
-                replies = await dispatcher.feed(restaurant, customer, parse_line(line))
+                replies = await dispatcher.feed(restaurant, customer, parse_line(line),
+                                                language=language)
             except StorageError as exc:
                 logger.error("could not save the conversation: %s", exc)
                 out.write("bot> Sorry, I couldn't save that. Please send it again.\n")

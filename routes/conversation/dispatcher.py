@@ -76,7 +76,8 @@ class Dispatcher:
     async def feed(self, restaurant: Restaurant, customer_id: str, inbound: Inbound, *,
                    message_id: str | None = None, reply_via: ReplyChannel | None = None,
                    sent_at: float | None = None,
-                   profile_name: str | None = None) -> list[Outgoing]:
+                   profile_name: str | None = None,
+                   language: str | None = None) -> list[Outgoing]:
         """Handle one customer message; return the replies, once they are committed.
 
         ``message_id`` names the inbox row this message came from: it is
@@ -85,7 +86,9 @@ class Dispatcher:
         once durable. ``sent_at`` is when the customer sent it (Unix seconds),
         if the channel says; a message older than the session TTL is answered
         but not applied. ``profile_name`` is the customer's name as their
-        channel shows it (kept for staff).
+        channel shows it (kept for staff). ``language`` is the one to speak to a
+        customer who has not chosen one (``chat --lang ar``), if the restaurant
+        speaks it; their own choice, once made, wins.
 
         The caller owns per-customer order (G5): one message of a customer
         at a time (:class:`~routes.conversation.queues.CustomerQueues`).
@@ -98,7 +101,7 @@ class Dispatcher:
         """
         update = Update(SessionKey(restaurant.id, customer_id), restaurant, inbound, self.clock(),
                         message_id=message_id, reply_via=reply_via, sent_at=sent_at,
-                        profile_name=profile_name)
+                        profile_name=profile_name, language=language)
         await self._chain(self.middlewares)(update)
         assert update.effects is not None
         return update.effects.replies
@@ -128,6 +131,9 @@ class Dispatcher:
 
     async def _handle(self, update: Update) -> None:
         assert update.session is not None
+        if (update.language in update.restaurant.languages
+                and update.session.language is None):
+            update.session.language = update.language
         with i18n.speaking(i18n.language_of(update.session, update.restaurant)):
             await self._handle_in_language(update)
 

@@ -67,6 +67,8 @@ class Update:
     late: bool = False
     # The customer's profile name, if the channel knows it (shown to staff).
     profile_name: str | None = None
+    # The language to speak if the customer has not chosen one (the channel's choice).
+    language: str | None = None
     # Set by the bot gate: items sold out now, and the switch-off whose away
     # message this update sends (recorded so it goes once per conversation).
     sold_out: frozenset[str] = frozenset()

@@ -8,6 +8,9 @@ body ≤ 4,096; interactive body ≤ 1,024; ≤ 3 reply buttons, titles ≤ 20; 
 rows ≤ 10, titles ≤ 24, descriptions ≤ 72; list button and section titles ≤ 20
 and ≤ 24.
 
+Every one of them in every language (issue 15): the restaurants are made to
+speak every language there is a catalog for, and right-to-left marks count.
+
 How characters are counted: in UTF-16 code units, as WhatsApp's clients and
 Meta's validators count (an emoji outside the Basic Multilingual Plane such as
 📍 counts 2). Counted here independently of the product's own ``wa_len``, with
@@ -25,11 +28,13 @@ import pytest
 
 from fsm.cart import MAX_LINES, MAX_QUANTITY, Cart
 from fsm.config import Restaurant, parse_config
+from fsm.languages import LANGUAGES
 from fsm.machine import ORDER_FLOW
 from fsm.order_lifecycle import OrderStatus
 from fsm.session import Address, PendingItem, Session
 from fsm.states import States
-from routes.conversation.handlers.commands import HELP_TEXT
+from routes.conversation import i18n
+from routes.conversation.handlers.commands import HELP_TEXT, help_text
 from routes.conversation.messages import Outgoing, TextMessage, text, with_preamble
 from routes.conversation.order_news import order_news
 from routes.conversation.questions import question_messages, render_order_summary
@@ -89,15 +94,26 @@ def long_names_config() -> Restaurant:
         return f"{match.group(1)}{name}"
 
     yaml = re.sub(r"((?:name|title): )([A-Z][^,}\n\"]*)", stretch, yaml)
+    # Names given per language ({en: Margherita, ar: مارغريتا}) are stretched in each.
+    yaml = re.sub(r"((?:name|title): \{en: \"?)([^,}\n\"]+)", stretch, yaml)
+    yaml = re.sub(r"((?:name|title): \{en: [^}\n]*, ar: \"?)([^,}\n\"]+)", stretch, yaml)
     restaurant = parse_config(yaml).restaurant("luigis")
     assert restaurant is not None
-    return restaurant
+    assert len(restaurant.in_language("ar").menu[0].items[0].name) == 60
+    return speaking_all(restaurant)
+
+
+def speaking_all(restaurant: Restaurant) -> Restaurant:
+    """``restaurant`` speaking every language there is a catalog for (names it does not
+    translate are shown in its default language)."""
+    fields = {name: getattr(restaurant, name) for name in type(restaurant).model_fields}
+    return Restaurant.model_construct(**{**fields, "languages": LANGUAGES})
 
 
 def demo(restaurant_id: str) -> Restaurant:
     restaurant = load_demo_config().restaurant(restaurant_id)
     assert restaurant is not None
-    return restaurant
+    return speaking_all(restaurant)
 
 
 RESTAURANTS = {"luigis": lambda: demo("luigis"), "sakura": lambda: demo("sakura"),
@@ -115,9 +131,11 @@ def full_cart(restaurant: Restaurant) -> Cart:
     return cart
 
 
-def session_in(state: str, restaurant: Restaurant, cart: Cart, order_type: str) -> Session:
+def session_in(state: str, restaurant: Restaurant, cart: Cart, order_type: str,
+               language: str = "en") -> Session:
     with_addons = next(i for c in restaurant.menu for i in c.items if i.addons)
     return Session(
+        language=language,
         state=state, cart=cart, order_type=order_type,
         branch_id=restaurant.branches[0].id if order_type == "pickup" else None,
         address=Address(LONG_ADDRESS, 51.5, -0.12) if order_type == "delivery" else None,
@@ -127,22 +145,27 @@ def session_in(state: str, restaurant: Restaurant, cart: Cart, order_type: str) 
     )
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("restaurant_name", sorted(RESTAURANTS))
 @pytest.mark.parametrize("cart_size", ["empty", "one", "full"])
 @pytest.mark.parametrize("order_type", ["delivery", "pickup"])
 @pytest.mark.parametrize("state", ORDER_FLOW.state_names)
 def test_the_question_of_every_state_is_within_metas_limits(
-        state: str, order_type: str, cart_size: str, restaurant_name: str) -> None:
+        state: str, order_type: str, cart_size: str, restaurant_name: str,
+        language: str) -> None:
     restaurant = RESTAURANTS[restaurant_name]()
     cart = Cart()
     if cart_size == "one":
         cart.add(restaurant.menu[0].items[0])
     elif cart_size == "full":
         cart = full_cart(restaurant)
-    session = session_in(state, restaurant, cart, order_type)
+    session = session_in(state, restaurant, cart, order_type, language)
     messages = question_messages(session, restaurant)
     for message in messages:
         check_payload(message)
+    if language != "en":  # really in that language (a missing catalog would be English)
+        with i18n.speaking(language):
+            assert i18n._("Checkout") != "Checkout"
     # Only the last message carries options; any before it are plain text.
     assert all(isinstance(message, TextMessage) for message in messages[:-1])
     # With the longest preamble a note can bring, still within the limits.
@@ -152,18 +175,23 @@ def test_the_question_of_every_state_is_within_metas_limits(
             check_payload(with_preamble("Delivering to: " + LONG_ADDRESS, message))
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("restaurant_name", sorted(RESTAURANTS))
 @pytest.mark.parametrize("order_type", ["delivery", "pickup"])
 def test_the_whole_order_summary_is_seen_before_the_confirm_button(
-        restaurant_name: str, order_type: str) -> None:
+        restaurant_name: str, order_type: str, language: str) -> None:
     restaurant = RESTAURANTS[restaurant_name]()
     session = session_in(States.CHECKOUT_CONFIRMATION, restaurant, full_cart(restaurant),
-                         order_type)
+                         order_type, language)
     messages = question_messages(session, restaurant)
     shown = "\n".join(check_payload(m)["text"]["body"] for m in messages[:-1]) \
         if len(messages) > 1 else messages[0].body
-    summary = render_order_summary(session, restaurant)
-    assert summary in shown.replace("Please check your order:\n", "", 1)  # nothing cut
+    with i18n.speaking(language):
+        summary = render_order_summary(session, restaurant.in_language(language))
+        check = i18n._("Please check your order:")
+    rlm = i18n.RLM
+    # Right-to-left marks start every line shown; the summary is compared without them.
+    assert summary.replace(rlm, "") in shown.replace(rlm, "").replace(f"{check}\n", "", 1)
     assert "…" not in shown
     last = check_payload(messages[-1])
     assert last["type"] == "interactive"
@@ -195,18 +223,24 @@ async def test_the_long_confirmation_of_the_failing_case_is_text_then_a_short_pr
         check_payload(reply)
 
 
+@pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("status", OrderStatus.ALL)
-def test_every_order_notification_is_within_metas_limits(status: str) -> None:
+def test_every_order_notification_is_within_metas_limits(status: str, language: str) -> None:
     restaurant = long_names_config()
     order = OrderRecord(reference="LU-ABCDEFGH", restaurant_id=restaurant.id,
                         customer_id="447700900123", status=status, order_type="pickup",
                         branch_id=restaurant.branches[0].id, address=None,
                         payment_method="card", currency="GBP", total_minor=57170,
                         delivery_fee_minor=0, lines=(), created_at=0.0)
-    check_payload(text(order_news(order, restaurant, reason="x" * 5000)))
+    with i18n.speaking(language):
+        check_payload(text(order_news(order, restaurant, reason="x" * 5000,
+                                      language=language)))
 
 
-def test_help_and_long_notes_are_within_metas_limits() -> None:
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_help_and_long_notes_are_within_metas_limits(language: str) -> None:
     check_payload(text(HELP_TEXT))
+    with i18n.speaking(language):
+        check_payload(text(help_text()))
     for message in [text("note " * 2000), *[text(line) for line in ("📍" * 3000,)]]:
         check_payload(message)
