@@ -23,7 +23,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from routes import cli
+from routes import cli, cli_base
 from storage.base import Changes, OutboxRecord, SessionStore
 from storage.sqlite import SQLiteStore
 
@@ -35,15 +35,15 @@ class StoreWithoutLog(SQLiteStore):
         return await super().commit(dataclasses.replace(changes, log=[], conversation=None))
 
 
-def open_store_without_log(db_path: Path | cli.DatabaseUrl) -> SessionStore:
-    """:func:`routes.cli.open_store`, with a SQLite file opened as :class:`StoreWithoutLog`."""
-    if isinstance(db_path, Path) and str(db_path) != cli.MEMORY_DB:
+def open_store_without_log(db_path: Path | cli_base.DatabaseUrl) -> SessionStore:
+    """:func:`routes.cli_base.open_store`, with a SQLite file opened as :class:`StoreWithoutLog`."""
+    if isinstance(db_path, Path) and str(db_path) != cli_base.MEMORY_DB:
         return StoreWithoutLog(db_path)  # not opened yet: the caller opens it
     raise SystemExit("bench.serve_without_log serves a SQLite file only")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    cli.open_store = open_store_without_log  # locked_store looks it up at each call
+    cli_base.open_store = open_store_without_log  # locked_store looks it up at each call
     return cli.main(argv)
 
 
