@@ -24,25 +24,26 @@ def test_languages_default_to_english_and_the_first_is_the_default() -> None:
     luigis, sakura = config.restaurants
     assert luigis.languages == ("en", "ar") and luigis.default_language == "en"
     assert sakura.languages == ("en",)
-    assert luigis.menu[0].items[0].name == "Margherita"  # the default language's, for staff
-    assert luigis.in_language("ar").menu[0].items[0].name == "مارغريتا"
+    assert luigis.menu[0].items[1].name == "Marinara"  # the default language's, for staff
+    assert luigis.in_language("ar").menu[0].items[1].name == "مارينارا"
+    assert luigis.in_language("ar").menu[0].items[0].name == "Margherita"  # given once
     assert (luigis.in_language("ar").branches[0].address or "").startswith("12 شارع")
     assert sakura.in_language("ar") is sakura  # a language it does not speak: its default
 
 
 def test_a_missing_translation_names_its_path() -> None:
-    text = DEMO.replace("name: {en: Margherita, ar: مارغريتا}", "name: {en: Margherita}")
-    assert problems(text) == [("restaurants[0].menu[0].items[0].name.ar",
+    text = DEMO.replace("name: {en: Marinara, ar: مارينارا}", "name: {en: Marinara}")
+    assert problems(text) == [("restaurants[0].menu[0].items[1].name.ar",
                                "missing: restaurants[0].languages has ar")]
 
 
 def test_an_undeclared_unknown_or_too_long_translation_is_refused() -> None:
-    text = DEMO.replace("name: {en: Margherita, ar: مارغريتا}",
-                        "name: {en: Margherita, ar: مارغريتا, fr: Marguerite}")
+    text = DEMO.replace("name: {en: Marinara, ar: مارينارا}",
+                        "name: {en: Marinara, ar: مارينارا, fr: Marinara}")
     text = text.replace("title: {en: Pizza, ar: بيتزا}", f"title: {{en: Pizza, ar: {'ب' * 61}}}")
     text = text.replace("languages: [en, ar]", "languages: [en, ar, xx, ar]")
     found = dict(problems(text))
-    assert found["restaurants[0].menu[0].items[0].name.fr"] == (
+    assert found["restaurants[0].menu[0].items[1].name.fr"] == (
         "fr is not one of restaurants[0].languages")
     assert found["restaurants[0].menu[0].title.ar"] == "at most 60 characters"
     assert found["restaurants[0].languages[3]"].startswith("duplicate language 'ar'")

@@ -50,34 +50,34 @@ async def test_switching_language_mid_order_keeps_the_cart_and_survives_a_restar
         amira: Customer, store: SessionStore, config: AppConfig, clock: FakeClock) -> None:
     await amira.tap("order_type:pickup")
     await amira.tap("branch:soho")
-    await amira.type("2 margherita")
-    assert "Subtotal: £19.00" in amira.text
+    await amira.type("2 marinara")
+    assert "Subtotal: £16.00" in amira.text
 
     await amira.type("عربي")  # the language's own name, typed at the cart
 
     assert amira.text.startswith(f"{RLM}حسنًا، لنكمل بالعربية.")
-    assert "2 × مارغريتا — \u200f19.00\xa0UK£" in amira.text  # the same cart, in Arabic
+    assert "2 × مارينارا — \u200f16.00\xa0UK£" in amira.text  # the same cart, in Arabic
     assert "action:checkout" in amira.option_ids
     # A restart: a new dispatcher on the same store reads the language back.
     again = Customer(make_dispatcher(config, store, clock, cache_size=0), amira.restaurant,
                      amira.customer_id)
     await again.type("السلة")  # "cart" in Arabic
-    assert "الإجمالي: \u200f19.00\xa0UK£" in again.text
+    assert "الإجمالي: \u200f16.00\xa0UK£" in again.text
     await again.type("language")  # the English word works in Arabic too
     assert again.option_titles == [f"{RLM}English", f"{RLM}العربية"]
     await again.tap("language:en")
     assert again.text.startswith("OK, let's carry on in English.")
-    assert "2 × Margherita — £19.00" in again.text
+    assert "2 × Marinara — £16.00" in again.text
 
 
 async def test_a_side_question_open_when_switching_is_asked_again(amira: Customer) -> None:
     await amira.tap("order_type:delivery")
-    await amira.tap("item:pepperoni")  # waits for its add-ons
+    await amira.tap("item:diavola")  # waits for its add-ons
     await amira.type("cart")  # asks whether the pepperoni goes in first
     assert "action:finish_add" in amira.option_ids
     await amira.type("العربية")
     assert "action:finish_add" in amira.option_ids
-    assert "لم تنته من إضافة بيبروني" in amira.text
+    assert "لم تنته من إضافة ديافولا" in amira.text
 
 
 async def test_arabic_commands_letter_variants_and_indic_digits(amira: Customer) -> None:
@@ -86,9 +86,8 @@ async def test_arabic_commands_letter_variants_and_indic_digits(amira: Customer)
     assert "• القائمة — عرض القائمة" in amira.text
     assert "• اللغة — اختيار لغتك" in amira.text
     await amira.type("توصيل")
-    await amira.type("٢ مارغريتا")  # Arabic-Indic 2
-    assert "2 × مارغريتا" in amira.text
-    await amira.type("جبن اضافي")  # not a step option: the cart is shown, not an add-on
+    await amira.type("٢ مارينارا")  # Arabic-Indic 2
+    assert "2 × مارينارا" in amira.text
     await amira.type("القائمه")  # the menu command, teh marbuta typed as heh
     await amira.type("اطباق جانبيه")  # أطباق جانبية without hamza or teh marbuta
     assert "item:garlic_bread" in amira.option_ids
@@ -176,7 +175,7 @@ async def test_a_whole_order_in_arabic_through_the_signed_webhook(client: Client
 
     assert isinstance(graph, FakeGraph)
     customer = "966500000001"
-    typed = ["مرحبا", "عربي", "توصيل", "٢ مارغريتا", "الدفع",
+    typed = ["مرحبا", "عربي", "توصيل", "٢ مارينارا", "الدفع",
              "١٢ شارع الملك فهد، الرياض ١٢٣٤٥", "نقدا", "نعم"]
     for number, body in enumerate(typed):
         assert await post(client, notification([text_message(customer, f"wamid.ar{number}",
@@ -186,12 +185,12 @@ async def test_a_whole_order_in_arabic_through_the_signed_webhook(client: Client
     assert bodies[0].startswith("Welcome to Luigi's Pizzeria!")  # the default, until asked
     assert all(body.startswith(RLM) for body in bodies[1:])
     assert "كيف تفضّل استلام طلبك؟" in bodies[1]
-    assert "أُضيف 2 × مارغريتا" in bodies[3]
+    assert "أُضيف 2 × مارينارا" in bodies[3]
     assert "إلى أين نوصل طلبك؟" in bodies[4]
     assert "الدفع: نقدًا" in bodies[6] and "التوصيل إلى: ١٢ شارع الملك فهد" in bodies[6]
-    assert "تم تأكيد طلبك LU-" in bodies[7] and "الإجمالي: \u200f21.50\xa0UK£." in bodies[7]
+    assert "تم تأكيد طلبك LU-" in bodies[7] and "الإجمالي: \u200f18.50\xa0UK£." in bodies[7]
     [order] = await client.app[STORE].list_orders(SessionKey("luigis", customer))
-    assert order.total_minor == 2150 and order.lines[0]["name"] == "Margherita"  # for staff
+    assert order.total_minor == 1850 and order.lines[0]["name"] == "Marinara"  # for staff
     session = await session_of(client, SessionKey("luigis", customer))
     assert session.language == "ar" and session.cart.is_empty
     for sent in graph.sends:  # within Meta's limits, marks included

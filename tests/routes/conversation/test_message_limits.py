@@ -99,7 +99,7 @@ def long_names_config() -> Restaurant:
     yaml = re.sub(r"((?:name|title): \{en: [^}\n]*, ar: \"?)([^,}\n\"]+)", stretch, yaml)
     restaurant = parse_config(yaml).restaurant("luigis")
     assert restaurant is not None
-    assert len(restaurant.in_language("ar").menu[0].items[0].name) == 60
+    assert len(restaurant.in_language("ar").menu[0].items[1].name) == 60
     return speaking_all(restaurant)
 
 
