@@ -37,6 +37,7 @@ from routes.staff.metrics import METRICS, Metrics, TimedGraphClient, count_webho
 from routes.staff.service import StaffService
 from routes.whatsapp.claims import ClaimedInbox, SharedControls, coordination_of, send_locks
 from routes.whatsapp.inbox import InboxProcessor
+from routes.whatsapp.locked_sender import LockedOutboxSender
 from routes.whatsapp.sender import OutboxSender
 from routes.whatsapp.upkeep import maintain
 from routes.whatsapp.webhook import MAX_BODY_BYTES, WhatsAppWebhook
@@ -164,7 +165,9 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
         # Several processes on one PostgreSQL database share the work by claims and
         # send locks (routes.whatsapp.claims); None for SQLite and memory.
         coordination = coordination_of(store)
-        sender = OutboxSender(store, graph, settings.clock, locks=send_locks(coordination))
+        locks = send_locks(coordination)
+        sender = (OutboxSender(store, graph, settings.clock) if locks is None
+                  else LockedOutboxSender(store, graph, settings.clock, locks))
         # One cache of the switches and sold-out items: the staff API writes what the
         # conversation reads (re-read each second when other processes may write it).
         controls = ControlsCache(store) if coordination is None else SharedControls(store)

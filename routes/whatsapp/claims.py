@@ -22,7 +22,7 @@ processed once each, in order:
   which staff may change through any instance, are read again once they
   are :data:`CONTROLS_MAX_AGE` old.
 * The outbox sender sends a customer's replies only under that customer's
-  lock (:class:`~routes.whatsapp.sender.CustomerLocks`).
+  lock (:class:`~routes.whatsapp.locked_sender.CustomerLocks`).
 """
 
 from __future__ import annotations

@@ -8,12 +8,10 @@ once Graph has accepted a message this process never posts it again — the
 "sent" mark is retried with backoff until it lands (through a full disk,
 say), the row held as in flight meanwhile so that no scan posts it again.
 
-A rejected access token (HTTP 401 or Meta's code 190) is the operator's
-fault, not the message's: nothing is marked failed, sending stops with
-every reply left pending, :attr:`OutboxSender.problem` says why (``/healthz``
-answers 503 with it) and one error line is logged.  Every
-``TOKEN_RECHECK_SECONDS`` one reply is tried again; after a restart with a
-working token the replies go out in order, none twice.
+A rejected access token holds every reply pending rather than failing it
+(:mod:`routes.whatsapp.token_gate`); with other processes sending from the
+same PostgreSQL database, :mod:`routes.whatsapp.locked_sender` takes a
+customer's lock around their sends.
 """
 
 from __future__ import annotations
@@ -24,11 +22,12 @@ import json
 import logging
 import random
 from collections.abc import Callable
-from typing import Final, Protocol, TypeGuard
+from typing import Final
 
 from routes.retry import Backoff
 from routes.whatsapp.client import GraphClient
-from routes.whatsapp.errors import Accepted, Permanent, Retryable, SendOutcome, SendProblem
+from routes.whatsapp.errors import Accepted, Permanent, Retryable, SendOutcome
+from routes.whatsapp.token_gate import TokenGate, token_rejected
 from storage.base import OutboxRecord, SessionKey, SessionStore
 from storage.errors import StorageError
 
@@ -37,23 +36,6 @@ logger = logging.getLogger(__name__)
 IDLE_POLL_SECONDS: Final = 1.0
 MARK_BACKOFF: Final = Backoff(first=0.1, cap=5.0, jitter=0.25)
 MARK_ATTEMPTS_WHEN_STOPPING: Final = 3  # then the next start sends it again (once)
-TOKEN_RECHECK_SECONDS: Final = 300.0
-TOKEN_PROBLEM: Final = "Graph rejected the access token"
-
-
-class CustomerLocks(Protocol):
-    """Per-customer send locks shared with other processes (:mod:`routes.whatsapp.claims`).
-
-    With them, a customer's replies are sent only while this process holds
-    the customer's lock, and are read afresh from the store once it is
-    held: another process may have sent some meanwhile.
-    """
-
-    async def acquire(self, key: SessionKey) -> bool: ...
-    def holds(self, key: SessionKey) -> bool: ...
-    async def release(self, key: SessionKey) -> None: ...
-    async def pending(self, key: SessionKey) -> list[OutboxRecord]: ...
-    async def close(self) -> None: ...
 
 
 class OutboxSender:
@@ -66,9 +48,7 @@ class OutboxSender:
     """
 
     def __init__(self, store: SessionStore, graph: GraphClient, clock: Callable[[], float],
-                 rng: random.Random | None = None, *,
-                 locks: CustomerLocks | None = None) -> None:
-        self.locks = locks  # several processes send from this store: see _drain_locked
+                 rng: random.Random | None = None) -> None:
         self.store = store
         self.graph = graph
         self.clock = clock
@@ -85,16 +65,17 @@ class OutboxSender:
         self._next_scan = 0.0
         self._started = False
         self._stopping = False
-        # Set while Graph refuses our access token: nothing is sent until
-        # _token_recheck (loop time), when one reply is tried again.
-        self.problem: str | None = None
-        self._token_recheck = 0.0
-        self._probe: SessionKey | None = None  # the customer whose send rechecks the token
+        self.token = TokenGate(self.wake)
+
+    @property
+    def problem(self) -> str | None:
+        """Why nothing is being sent (Graph refuses the access token), or ``None``."""
+        return self.token.problem
 
     def enqueue(self, key: SessionKey, rows: list[OutboxRecord]) -> None:
         """``rows`` were just committed for ``key``: send them after its earlier ones."""
         if (self._stopping or not self._started or key in self._held
-                or self._token_refused(key)):
+                or self.token.refused(key)):
             # Durable: the scan sends them once what is ahead of them is done.
             return
         self._queued.setdefault(key, []).extend(rows)
@@ -139,15 +120,10 @@ class OutboxSender:
         while self._busy or self._receipts:
             await asyncio.gather(*self._busy.values(), *self._receipts,
                                  return_exceptions=True)
-        if self.locks is not None:
-            await self.locks.close()
 
     async def _scan(self) -> None:
-        loop = asyncio.get_running_loop()
-        if self.problem is not None and (self._probe is not None
-                                         or loop.time() < self._token_recheck):
+        if not self.token.scan_may_run():
             return
-        probing = self.problem is not None  # the token's recheck is due: try one customer
         self._ended_during_read.clear()
         sending = set(self._in_flight)  # receipts may be marked sent during the read
         rows = await self.store.pending_outbound(self.clock())
@@ -155,69 +131,14 @@ class OutboxSender:
         for row in rows:
             if row.id not in sending:
                 by_customer.setdefault(row.key, []).append(row)
-        if probing:
-            by_customer = dict(list(by_customer.items())[:1])
-            self._probe = next(iter(by_customer), None)
-            if self._probe is None:
-                self._token_recheck = loop.time() + TOKEN_RECHECK_SECONDS
-        for key, queue in by_customer.items():
+        for key in self.token.choose_probe(list(by_customer)):
+            queue = by_customer[key]
             if key not in self._busy and key not in self._ended_during_read:
                 self._held.discard(key)  # its retry is due: it heads the rows read
                 self._start(key, queue)
 
     def _start(self, key: SessionKey, rows: list[OutboxRecord] | None) -> None:
-        drain = self._drain(key, rows) if self.locks is None else self._drain_locked(key)
-        self._busy[key] = asyncio.create_task(drain, name=f"send {key}")
-
-    async def _drain_locked(self, key: SessionKey) -> None:
-        """:meth:`_drain` for a store other processes send from too.
-
-        Under the customer's lock (or not at all: the process holding it
-        sends), the customer's pending rows are read from the store until
-        none is left, and sent in id order.  A lock lost meanwhile (the lock
-        connection died, this process was stopped past the timeout) stops
-        the sending before the next post; the holder now sends the rest.
-        """
-        assert self.locks is not None
-        locked = False
-        try:
-            locked = await self.locks.acquire(key)
-            while locked and not self._stopping and self.locks.holds(key):
-                self._queued.pop(key, None)  # a hint only: the store says what is pending
-                rows = await self.locks.pending(key)
-                now = self.clock()
-                due = []
-                for row in rows:
-                    if row.not_before > now:
-                        break  # it waits for a retry, and the rest behind it
-                    due.append(row)
-                if len(due) < len(rows):
-                    self._held.add(key)
-                if not due:
-                    if key in self._queued:
-                        continue  # committed during the read
-                    return
-                try:
-                    sent_all = await self._send_in_order(due, key)
-                except Exception:
-                    logger.exception("sending to customer=%s stopped; the scan resumes it",
-                                     key.customer_id)
-                    sent_all = False
-                if not sent_all:
-                    self._held.add(key)
-                    self._queued.pop(key, None)
-                    return
-        except Exception as exc:
-            logger.warning("sending to customer=%s: %s; the scan tries again",
-                           key.customer_id, exc)
-        finally:
-            if locked:
-                await self.locks.release(key)
-            del self._busy[key]
-            if key == self._probe:
-                self._probe = None
-                self._token_recheck = asyncio.get_running_loop().time() + TOKEN_RECHECK_SECONDS
-            self._ended_during_read.add(key)
+        self._busy[key] = asyncio.create_task(self._drain(key, rows), name=f"send {key}")
 
     async def _drain(self, key: SessionKey, rows: list[OutboxRecord] | None) -> None:
         """Send ``rows``, then whatever is handed over for ``key`` meanwhile, in id order."""
@@ -244,12 +165,13 @@ class OutboxSender:
                         return
                 rows = None
         finally:
-            # Synchronously with the last check: from now on enqueue starts a new task.
-            del self._busy[key]
-            if key == self._probe:  # the recheck ended without an answer about the token
-                self._probe = None
-                self._token_recheck = asyncio.get_running_loop().time() + TOKEN_RECHECK_SECONDS
-            self._ended_during_read.add(key)
+            self._ended(key)
+
+    def _ended(self, key: SessionKey) -> None:
+        # Synchronously with the last check: from now on enqueue starts a new task.
+        del self._busy[key]
+        self.token.ended(key)
+        self._ended_during_read.add(key)
 
     async def _send_in_order(self, rows: list[OutboxRecord],
                              locked: SessionKey | None = None) -> bool:
@@ -263,9 +185,9 @@ class OutboxSender:
         for row in rows:
             if self._stopping:
                 return True  # the rest are durable: the next start sends them
-            if self._token_refused(row.key):
+            if self.token.refused(row.key):
                 return False  # held until the token works again (or a restart)
-            if locked is not None and self.locks is not None and not self.locks.holds(locked):
+            if locked is not None and not self._still_held(locked):
                 return True  # lost: the process holding it now sends the rest
             if row.id in self._in_flight:
                 continue
@@ -280,10 +202,10 @@ class OutboxSender:
             outcome = await self._post(row)
             now = self.clock()
             if isinstance(outcome, Accepted):
-                self._token_works()
+                self.token.works()
                 await self._mark_sent(row, outcome.wamid)
-            elif _token_rejected(outcome):
-                self._refuse_token(outcome)
+            elif token_rejected(outcome):
+                self.token.refuse(outcome)
                 return False  # this row and the rest stay pending, untouched
             elif isinstance(outcome, Retryable):
                 delay = outcome.delay(row.attempts + 1, self.rng)
@@ -325,24 +247,9 @@ class OutboxSender:
         finally:
             self._in_flight.discard(row.id)
 
-    def _token_refused(self, key: SessionKey) -> bool:
-        """Whether ``key``'s sends wait for a working token (all but a recheck's)."""
-        return self.problem is not None and key != self._probe
-
-    def _refuse_token(self, outcome: Permanent) -> None:
-        if self.problem is None:
-            logger.critical("%s (%s): sending stopped, every reply is kept pending; fix "
-                            "WHATSAPP_ACCESS_TOKEN and restart (a reply is tried again every "
-                            "%.0f s)", TOKEN_PROBLEM, outcome.describe(), TOKEN_RECHECK_SECONDS)
-        self.problem = TOKEN_PROBLEM
-        self._probe = None
-        self._token_recheck = asyncio.get_running_loop().time() + TOKEN_RECHECK_SECONDS
-
-    def _token_works(self) -> None:
-        if self.problem is not None:
-            logger.warning("Graph accepts the access token again: sending resumes")
-            self.problem = self._probe = None
-            self.wake()
+    def _still_held(self, key: SessionKey) -> bool:
+        """Whether this process still holds ``key``'s send lock (always, without locks)."""
+        return True
 
     def _send_receipt(self, row: OutboxRecord, covered: list[OutboxRecord]) -> None:
         """A read receipt goes out beside the replies, not ahead of them.
@@ -367,11 +274,11 @@ class OutboxSender:
             outcome = await self._post(row)
             now = self.clock()
             if isinstance(outcome, Accepted):
-                self._token_works()
+                self.token.works()
                 marks = [self._mark_sent(row, outcome.wamid)]
                 marks += [self._mark_sent(receipt, None) for receipt in covered]
-            elif _token_rejected(outcome):
-                self._refuse_token(outcome)
+            elif token_rejected(outcome):
+                self.token.refuse(outcome)
                 marks = []  # left pending: sent once the token works
             else:
                 logger.info("read receipt to customer=%s outbox=%d not sent: %s",
@@ -391,9 +298,9 @@ class OutboxSender:
             self._ended_during_read.add(row.key)
 
     async def _post(self, row: OutboxRecord) -> SendOutcome:
-        if self._token_refused(row.key):
+        if self.token.refused(row.key):
             # Another customer's send found the token refused meanwhile.
-            return Permanent(SendProblem.TOKEN_EXPIRED, None, None, TOKEN_PROBLEM)
+            return self.token.refusal()
         return await self.graph.send(row.phone_number_id, row.body.encode())
 
     @staticmethod
@@ -402,9 +309,3 @@ class OutboxSender:
         logger.error("giving up on %s to restaurant=%s customer=%s outbox=%d: %s",
                      kind, row.key.restaurant_id, row.key.customer_id, row.id,
                      outcome.describe())
-
-
-def _token_rejected(outcome: SendOutcome) -> TypeGuard[Permanent]:
-    """Graph refused the access token, not the message (HTTP 401 or code 190)."""
-    return isinstance(outcome, Permanent) and (
-        outcome.problem is SendProblem.TOKEN_EXPIRED or outcome.http_status == 401)
