@@ -147,6 +147,17 @@ class Branch(Translated):
     address: Description | None = None
 
 
+class MinimumOrder(Frozen):
+    """The smallest cart subtotal (minor units, before the delivery fee) each order type
+    accepts; ``0``, the default, is no minimum."""
+
+    delivery: Price = 0
+    pickup: Price = 0
+
+    def for_order_type(self, order_type: str | None) -> int:
+        return {"delivery": self.delivery, "pickup": self.pickup}.get(order_type or "", 0)
+
+
 class Addon(Translated):
     """An optional extra for one item, such as burrata on a calzone; ``price`` in minor units."""
 
@@ -189,7 +200,8 @@ class Restaurant(Translated):
 
     ``currency`` is a 3-letter code; ``delivery_fee`` and every price in ``menu``
     are integer minor units of it. ``order_types`` and ``payment_methods`` are
-    non-empty; offering pickup requires at least one branch. ``languages`` are the
+    non-empty; offering pickup requires at least one branch. ``minimum_order`` is the
+    smallest subtotal each order type takes (none by default). ``languages`` are the
     languages it speaks to customers, the first the default (``[en]`` if not given);
     names, titles and descriptions may be given per language (see :class:`Translated`).
     """
@@ -203,6 +215,8 @@ class Restaurant(Translated):
     order_types: Annotated[tuple[OrderType, ...], Field(min_length=1)]
     payment_methods: Annotated[tuple[Identifier, ...], Field(min_length=1)]
     delivery_fee: Price = 0
+    # The smallest subtotal each order type takes: {delivery: "15.00", pickup: "0"}.
+    minimum_order: MinimumOrder = Field(default_factory=MinimumOrder)
     branches: Annotated[tuple[Branch, ...], Field(validate_default=True)] = ()
     menu: Annotated[tuple[Category, ...], Field(min_length=1)]
     # Sent once per conversation while staff have the bot switched off.
@@ -335,6 +349,11 @@ class Restaurant(Translated):
     def branch(self, branch_id: str) -> Branch | None:
         """The pickup branch with this id, or ``None``."""
         return self._branches.get(branch_id)
+
+    def missing_for_minimum(self, order_type: str | None, subtotal: int) -> int:
+        """How much (minor units) ``subtotal`` lacks to reach the minimum order of
+        ``order_type``; ``0`` when it reaches it or there is none."""
+        return max(0, self.minimum_order.for_order_type(order_type) - subtotal)
 
     def format_money(self, minor: int) -> str:
         """Minor units as a customer reads them: ``£9.50``, ``¥950``, ``9.50 CHF``."""

@@ -124,6 +124,7 @@ def test_prices_follow_the_currency_exponent() -> None:
     luigis = document["restaurants"][0]
     luigis["currency"] = "JPY"
     luigis["delivery_fee"] = "300"
+    luigis["minimum_order"] = {"delivery": "1500"}
     for category in luigis["menu"]:
         for item in category["items"]:
             item["price"] = "1200"
@@ -134,6 +135,7 @@ def test_prices_follow_the_currency_exponent() -> None:
     restaurant = parse_config(yaml.safe_dump(document)).restaurants[0]
 
     assert restaurant.delivery_fee == 300
+    assert restaurant.minimum_order.delivery == 1500 and restaurant.minimum_order.pickup == 0
     assert [i.price for i in restaurant.menu[0].items[:2]] == [980, 1200]
     assert restaurant.format_money(980) == "¥980"
 

@@ -42,6 +42,22 @@ def order_note(order: OrderRecord) -> str | None:
     return note if isinstance(note, str) else None
 
 
+def refuse_below_minimum(ctx: Context) -> bool:
+    """Whether the cart is below the restaurant's minimum order for its order type; if so,
+    the customer is told the minimum and how much is missing, and is shown the cart."""
+    session = ctx.session
+    missing = ctx.restaurant.missing_for_minimum(session.order_type, session.cart.subtotal)
+    if not missing:
+        return False
+    amounts = {"minimum": money(ctx.local, ctx.restaurant.minimum_order.for_order_type(
+        session.order_type)), "missing": money(ctx.local, missing)}
+    ctx.say(_("Sorry, the minimum order for delivery is {minimum}. Please add {missing} more "
+              "to check out.", **amounts) if session.is_delivery else
+            _("Sorry, the minimum order for pickup is {minimum}. Please add {missing} more "
+              "to check out.", **amounts))
+    return True
+
+
 @router.message(is_location, state=States.CHECKOUT_ADDRESS)
 async def address_from_pin(ctx: Context) -> None:
     pin = ctx.inbound.location
@@ -91,6 +107,11 @@ async def confirm_order(ctx: Context) -> None:
         # seen and confirmed again (reconcile already left an emptied cart's checkout).
         if not session.cart.is_empty:
             ctx.say(_("Please check your order again before confirming."))
+        ctx.ask()
+        return
+    if refuse_below_minimum(ctx):
+        # The menu or the minimum changed since checkout: back to the cart, to add more.
+        await ctx.fire("view_cart")
         ctx.ask()
         return
     total, fee = order_total(session, restaurant)

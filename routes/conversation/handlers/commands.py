@@ -23,6 +23,7 @@ from routes.conversation import i18n
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId, Command
 from routes.conversation.handlers.cart_lines import ask_order_note
+from routes.conversation.handlers.checkout import refuse_below_minimum
 from routes.conversation.handlers.reorder import offer_same_again
 from routes.conversation.i18n import N_, _
 from routes.conversation.matching import normalize
@@ -178,6 +179,8 @@ async def start_checkout(ctx: Context) -> None:
         ctx.say(_("You're already at checkout."))
     elif session.cart.is_empty:
         ctx.say(_("Your cart is empty. Add something first."))
+    elif refuse_below_minimum(ctx):
+        pass  # the customer stays where they are, in the cart or the menu
     elif not await ctx.fire("checkout"):
         ctx.say(_(ORDER_TYPE_FIRST))
     ctx.ask()
