@@ -16,6 +16,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from functools import cached_property
 from typing import Annotated, Any, ClassVar, Final, Literal, Self
 
@@ -32,6 +33,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from fsm.frozen import Frozen
+from fsm.hours import TimeZoneName, WeeklyHours, local_time
 from fsm.languages import LANGUAGES, SOURCE_LANGUAGE
 from fsm.money import format_money, to_minor_units
 
@@ -201,7 +203,8 @@ class Restaurant(Translated):
     ``currency`` is a 3-letter code; ``delivery_fee`` and every price in ``menu``
     are integer minor units of it. ``order_types`` and ``payment_methods`` are
     non-empty; offering pickup requires at least one branch. ``minimum_order`` is the
-    smallest subtotal each order type takes (none by default). ``languages`` are the
+    smallest subtotal each order type takes (none by default); ``hours`` in ``timezone``
+    when it takes orders (always by default; see :mod:`fsm.hours`). ``languages`` are the
     languages it speaks to customers, the first the default (``[en]`` if not given);
     names, titles and descriptions may be given per language (see :class:`Translated`).
     """
@@ -217,6 +220,9 @@ class Restaurant(Translated):
     delivery_fee: Price = 0
     # The smallest subtotal each order type takes: {delivery: "15.00", pickup: "0"}.
     minimum_order: MinimumOrder = Field(default_factory=MinimumOrder)
+    # When orders are taken, in ``timezone`` (see fsm.hours); always, if ``hours`` is absent.
+    timezone: TimeZoneName = "UTC"
+    hours: WeeklyHours | None = None
     branches: Annotated[tuple[Branch, ...], Field(validate_default=True)] = ()
     menu: Annotated[tuple[Category, ...], Field(min_length=1)]
     # Sent once per conversation while staff have the bot switched off.
@@ -354,6 +360,17 @@ class Restaurant(Translated):
         """How much (minor units) ``subtotal`` lacks to reach the minimum order of
         ``order_type``; ``0`` when it reaches it or there is none."""
         return max(0, self.minimum_order.for_order_type(order_type) - subtotal)
+
+    def is_open(self, timestamp: float) -> bool:
+        """Whether the restaurant takes orders at ``timestamp`` (Unix seconds)."""
+        return self.hours is None or self.hours.is_open(local_time(timestamp, self.timezone))
+
+    def next_opening(self, timestamp: float) -> datetime | None:
+        """When it next opens after ``timestamp``, in its time zone; ``None`` if it never does
+        (or has no ``hours``, and so never closes)."""
+        if self.hours is None:
+            return None
+        return self.hours.next_opening(local_time(timestamp, self.timezone))
 
     def format_money(self, minor: int) -> str:
         """Minor units as a customer reads them: ``£9.50``, ``¥950``, ``9.50 CHF``."""

@@ -1,5 +1,6 @@
-"""Whether the bot answers at all: staff took over, the customer asked for a person, or
-the restaurant switched the bot off.
+"""Whether the bot answers at all: staff took over, the customer asked for a person, the
+restaurant switched the bot off, or it is closed (outside its opening hours: the
+customer is told when it opens next; orders for later are not taken).
 
 :class:`BotGate` runs inside the unit of work that loaded the session, after
 the load: a takeover committed before that point silences the bot for this
@@ -66,6 +67,11 @@ class BotGate:
                 update.effects.replies.append(away_message(update))
                 update.away_epoch = controls.off_epoch
             return
+        if not update.restaurant.is_open(update.now):
+            # Closed: the customer is told when we open; the message changes nothing.
+            update.effects = Effects()
+            update.effects.replies.append(closed_message(update))
+            return
         await call_next(update)
 
 
@@ -80,3 +86,20 @@ def away_message(update: Update) -> Outgoing:
         if not away or away == DEFAULT_AWAY_MESSAGE:
             away = _(DEFAULT_AWAY_MESSAGE)
         return text(away)
+
+
+def closed_message(update: Update) -> Outgoing:
+    """We're closed, and when we open next (the restaurant's local time), in the customer's
+    language."""
+    restaurant = update.restaurant
+    language = (i18n.language_of(update.session, restaurant) if update.session is not None
+                else restaurant.languages[0])
+    opening = restaurant.next_opening(update.now)
+    with i18n.speaking(language):
+        name = restaurant.in_language(language).name
+        if opening is None:
+            return text(_("Sorry, {restaurant} is closed, so we can't take orders right now.",
+                          restaurant=name))
+        return text(_("Sorry, {restaurant} is closed right now, so we can't take your order. "
+                      "We open again on {when}.",
+                      restaurant=name, when=i18n.weekday_and_time(opening)))

@@ -160,6 +160,12 @@ def day_and_time(timestamp: float) -> str:
         " UTC"
 
 
+def weekday_and_time(moment: datetime) -> str:
+    """An aware wall-clock time as ``Monday 11:00``, in the language's words, in its own
+    time zone."""
+    return format_datetime(moment, "EEEE HH:mm", tzinfo=moment.tzinfo, locale=locale(current()))
+
+
 def rtl(text: str) -> str:
     """``text`` marked to be shown right to left, line by line, when the current language is
     written so: WhatsApp sets each paragraph's direction from its first strong letter, so a
