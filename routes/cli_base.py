@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import importlib
 import logging
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Final
 
 from fsm.config import AppConfig, Restaurant, parse_config
 from storage.base import SessionStore
+from storage.database_url import is_postgres_url, redact_url
 from storage.lock import InstanceLock
 from storage.memory import MemoryStore
-from storage.postgres import PostgresStore
-from storage.postgres_connect import is_postgres_url, redact_url
 from storage.sqlite import SQLiteStore
 
 logger = logging.getLogger("orderbot")
@@ -77,7 +78,7 @@ def open_store(db_path: Path | DatabaseUrl) -> SessionStore:
     """The store at ``db_path`` (PostgreSQL by URL, else a SQLite file); ``:memory:`` keeps
     nothing (benchmarks, demos)."""
     if isinstance(db_path, DatabaseUrl):
-        return PostgresStore(db_path.url)
+        return _postgres_store(db_path.url)
     if str(db_path) != MEMORY_DB:
         return SQLiteStore(db_path)
     logger.warning("--db %s: conversations, inbox and outbox live in memory only and are "
@@ -118,3 +119,21 @@ async def locked_store(db_path: Path | DatabaseUrl) -> AsyncIterator[SessionStor
             held.enter_context(InstanceLock(db_path))
         async with open_store(db_path) as store:
             yield store
+
+
+def postgres_backend() -> ModuleType:
+    """:mod:`storage.postgres`, imported only when a ``postgresql://`` database is asked for.
+
+    asyncpg comes with the ``postgres`` extra, which a SQLite-only install does not
+    have: :class:`UsageError` says what to install.
+    """
+    try:
+        return importlib.import_module("storage.postgres")
+    except ImportError as exc:
+        raise UsageError("a postgresql:// database needs the PostgreSQL driver: "
+                         "pip install 'orderbot[postgres]'") from exc
+
+
+def _postgres_store(url: str) -> SessionStore:
+    store: SessionStore = postgres_backend().PostgresStore(url)
+    return store

@@ -21,6 +21,7 @@ from routes.cli_base import (
     database_path,
     load_config,
     pick_restaurant,
+    postgres_backend,
     postgres_url,
 )
 from routes.diagram import GraphvizError, render_diagram
@@ -30,7 +31,6 @@ from routes.staff import cli as staff_cli
 from storage.base import SessionKey
 from storage.codec import decode_snapshot
 from storage.lock import InstanceLock
-from storage.postgres import migrate_database
 from storage.sqlite import SQLiteStore
 
 MACHINES: Final[dict[str, MachineSpec]] = {"conversation": ORDER_FLOW, "order": ORDER_LIFECYCLE}
@@ -166,7 +166,7 @@ async def db_migrate(db: Path | DatabaseUrl, out: TextIO) -> None:
         async with SQLiteStore(db):
             out.write(f"{db}: schema up to date (SQLite files are upgraded when opened)\n")
         return
-    before, after = await migrate_database(db.url)
+    before, after = await postgres_backend().migrate_database(db.url)
     if before is None:
         out.write(f"{db}: schema created at version {after}\n")
     elif before == after:

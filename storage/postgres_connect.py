@@ -25,11 +25,11 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeAlias, TypeVar
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 import asyncpg.pool
 
+from storage.database_url import is_postgres_url, redact_url
 from storage.errors import (
     AlreadyProcessed,
     DuplicateOrderReference,
@@ -42,7 +42,6 @@ T = TypeVar("T")
 Connection: TypeAlias = (
     "asyncpg.pool.PoolConnectionProxy[asyncpg.Record] | asyncpg.Connection[asyncpg.Record]")
 
-URL_SCHEMES: Final = ("postgresql", "postgres")
 IDLE_IN_TRANSACTION_MS: Final = 30_000
 COMMAND_TIMEOUT_S: Final = 60.0
 RETRIES: Final = 5  # attempts of a transaction PostgreSQL aborted to break a deadlock
@@ -59,27 +58,6 @@ SERVER_SETTINGS: Final = {
     "tcp_keepalives_interval": "10",
     "tcp_keepalives_count": "3",
 }
-
-
-def is_postgres_url(value: str) -> bool:
-    """Whether ``value`` names a PostgreSQL database (``postgresql://…`` or ``postgres://…``)."""
-    return value.split("://", 1)[0].lower() in URL_SCHEMES and "://" in value
-
-
-def redact_url(url: str) -> str:
-    """``url`` without its password (in the user part or a ``password=`` parameter)."""
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if "@" in netloc:
-            user, host = netloc.rsplit("@", 1)
-            netloc = f"{user.split(':', 1)[0]}@{host}"
-        query = urlencode([(name, "***" if name.lower() == "password" else value)
-                           for name, value in parse_qsl(parts.query, keep_blank_values=True)],
-                          safe="/")
-        return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
-    except ValueError:
-        return "postgresql://(unreadable URL)"
 
 
 class Database:

@@ -33,7 +33,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Final
+from typing import TYPE_CHECKING, Final, cast
 
 from fsm.config import AppConfig
 from routes.conversation.dispatcher import Dispatcher
@@ -43,9 +43,10 @@ from routes.whatsapp.inbox import InboxProcessor
 from routes.whatsapp.outbox import OnCommitted
 from storage.base import InboxRecord, SessionKey, SessionStore
 from storage.errors import StorageError
-from storage.postgres import PostgresStore
-from storage.postgres_claims import Coordination, SendLocks
 from storage.staff import Controls, RestaurantControls
+
+if TYPE_CHECKING:  # asyncpg (the postgres extra) is imported only with a PostgreSQL store
+    from storage.postgres_claims import Coordination, SendLocks
 
 logger = logging.getLogger(__name__)
 
@@ -58,8 +59,13 @@ REMEMBERED: Final = 10_000  # message ids this process finished, to notice one s
 
 
 def coordination_of(store: SessionStore) -> Coordination | None:
-    """How processes sharing ``store`` share work, or ``None`` if none can share it."""
-    return store.coordination() if isinstance(store, PostgresStore) else None
+    """How processes sharing ``store`` share work, or ``None`` if none can share it.
+
+    Only a store several processes may share offers ``coordination()`` (PostgreSQL);
+    asking by name keeps its driver out of a SQLite-only install.
+    """
+    coordination = getattr(store, "coordination", None)
+    return cast("Coordination", coordination()) if callable(coordination) else None
 
 
 def send_locks(coordination: Coordination | None) -> SendLocks | None:

@@ -17,9 +17,10 @@ import pytest
 
 from storage.base import Changes
 from storage.codec import decode_snapshot
+from storage.database_url import redact_url
 from storage.errors import AlreadyProcessed, StorageError
 from storage.postgres import PostgresStore, migrate_database
-from storage.postgres_connect import IDLE_IN_TRANSACTION_MS, redact_url
+from storage.postgres_connect import IDLE_IN_TRANSACTION_MS
 from storage.postgres_schema import LATEST
 from storage.staff import LoggedMessage
 from tests.storage.contract.support import ALICE, BOB, inbound, reply, snapshot, texts
