@@ -77,7 +77,8 @@ def to_mermaid(spec: MachineSpec = ORDER_FLOW, highlight: str | None = None) -> 
     """
     layout = _layout(spec, highlight)
     lines = ["stateDiagram-v2",
-             "    %% Generated from fsm.machine by fsm/diagram.py: do not edit by hand.",
+             f"    %% Generated from the {spec.name} machine by fsm/diagram.py: "
+             "do not edit by hand.",
              f"    classDef shorthand {_MERMAID_SHORTHAND}",
              f"    classDef current {_MERMAID_CURRENT}",
              f"    [*] --> {spec.initial}"]
@@ -115,7 +116,7 @@ def to_dot(spec: MachineSpec = ORDER_FLOW, highlight: str | None = None) -> str:
     Raises :class:`ValueError` for an unknown ``highlight`` state.
     """
     layout = _layout(spec, highlight)
-    lines = ["// Generated from fsm.machine by fsm/diagram.py: do not edit by hand.",
+    lines = [f"// Generated from the {spec.name} machine by fsm/diagram.py: do not edit by hand.",
              f"digraph {spec.name} {{",
              '    graph [rankdir=TB, compound=true, fontname="Helvetica", fontsize=11, '
              "nodesep=0.35, ranksep=0.45];",

@@ -118,8 +118,8 @@ def settings_from_environment(config: AppConfig, env: Mapping[str, str],
                        "(GET /webhook) will fail, so Meta cannot be pointed at this server")
     if not env.get("WHATSAPP_ACCESS_TOKEN"):
         logger.warning("WHATSAPP_ACCESS_TOKEN is not set: Graph will refuse every reply; "
-                       "replies are kept pending and /healthz answers 503 until a restart "
-                       "with a token")
+                       "replies are kept pending, and /healthz answers 503 once Graph has "
+                       "refused one, until a restart with a token")
     return Settings(
         config=config,
         app_secret=SecretBytes(secret.encode()) if secret else None,

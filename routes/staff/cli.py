@@ -87,11 +87,15 @@ async def orders_list(store: SessionStore, config: AppConfig, restaurant_id: str
                    else list(config.restaurants))
     if status is not None and status not in OrderStatus.ALL:
         raise CommandError(f"unknown status {status!r} (one of {', '.join(OrderStatus.ALL)})")
+    shown = 0
     for restaurant in restaurants:
         for order in await store.orders(restaurant.id, status=status, limit=limit):
+            shown += 1
             out.write(f"{restaurant.id}\t{order.reference}\t{order.status}\t"
                       f"{order.order_type}\t{restaurant.format_money(order.total_minor)}\t"
                       f"{order.customer_id}\t{when(order.created_at)}\n")
+    if not shown:
+        out.write(f"no {status + ' ' if status else ''}orders\n")
 
 
 async def orders_show(store: SessionStore, config: AppConfig, restaurant_id: str,
