@@ -36,6 +36,7 @@ from fsm.frozen import Frozen
 from fsm.hours import TimeZoneName, WeeklyHours, local_time
 from fsm.languages import LANGUAGES, SOURCE_LANGUAGE
 from fsm.money import format_money, to_minor_units
+from fsm.zones import distance_km, in_polygon
 
 OrderType = Literal["delivery", "pickup"]
 
@@ -140,13 +141,58 @@ class Translated(Frozen):
         return {**changes, **update}
 
 
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+
+
+def _polygon(corners: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
+    if len(corners) < 3:
+        raise PydanticCustomError("polygon", "a delivery area needs at least 3 corners "
+                                  "([latitude, longitude] each), got {count}",
+                                  {"count": len(corners)})
+    return corners
+
+
 class Branch(Translated):
-    """A place where pickup orders are collected: ``id``, ``name`` and an optional ``address``."""
+    """A place where pickup orders are collected: ``id``, ``name`` and an optional ``address``.
+
+    Its delivery zone (optional, see :mod:`fsm.zones`): ``delivery_radius_km`` around
+    its ``latitude``/``longitude``, and/or ``delivery_area``, a polygon of at least 3
+    ``[latitude, longitude]`` corners.
+    """
 
     TEXTS: ClassVar[tuple[str, ...]] = ("name", "address")
     id: Identifier
     name: Title
     address: Description | None = None
+    latitude: Latitude | None = None
+    longitude: Longitude | None = None
+    delivery_radius_km: Annotated[float, Field(gt=0, le=1000)] | None = None
+    delivery_area: Annotated[tuple[tuple[Latitude, Longitude], ...],
+                             AfterValidator(_polygon)] | None = None
+
+    @model_validator(mode="after")
+    def _radius_has_a_centre(self) -> Self:
+        if self.delivery_radius_km is not None and (self.latitude is None
+                                                    or self.longitude is None):
+            raise PydanticCustomError("radius_without_centre",
+                                      "delivery_radius_km needs the branch's latitude and "
+                                      "longitude")
+        return self
+
+    @property
+    def has_zone(self) -> bool:
+        return self.delivery_radius_km is not None or self.delivery_area is not None
+
+    def delivers_to(self, latitude: float, longitude: float) -> bool:
+        """Whether the point is in this branch's delivery zone (``False`` if it has none)."""
+        if (self.delivery_radius_km is not None and self.latitude is not None
+                and self.longitude is not None
+                and distance_km(self.latitude, self.longitude, latitude, longitude)
+                <= self.delivery_radius_km):
+            return True
+        return self.delivery_area is not None and in_polygon(latitude, longitude,
+                                                             self.delivery_area)
 
 
 class MinimumOrder(Frozen):
@@ -223,6 +269,9 @@ class Restaurant(Translated):
     # When orders are taken, in ``timezone`` (see fsm.hours); always, if ``hours`` is absent.
     timezone: TimeZoneName = "UTC"
     hours: WeeklyHours | None = None
+    # Whether a typed delivery address is accepted; false: a location pin only (which can be
+    # checked against the branches' delivery zones).
+    typed_addresses: bool = True
     branches: Annotated[tuple[Branch, ...], Field(validate_default=True)] = ()
     menu: Annotated[tuple[Category, ...], Field(min_length=1)]
     # Sent once per conversation while staff have the bot switched off.
@@ -360,6 +409,11 @@ class Restaurant(Translated):
         """How much (minor units) ``subtotal`` lacks to reach the minimum order of
         ``order_type``; ``0`` when it reaches it or there is none."""
         return max(0, self.minimum_order.for_order_type(order_type) - subtotal)
+
+    def delivers_to(self, latitude: float, longitude: float) -> bool:
+        """Whether a pin is in some branch's delivery zone; anywhere if no branch has one."""
+        zoned = [branch for branch in self.branches if branch.has_zone]
+        return not zoned or any(branch.delivers_to(latitude, longitude) for branch in zoned)
 
     def is_open(self, timestamp: float) -> bool:
         """Whether the restaurant takes orders at ``timestamp`` (Unix seconds)."""

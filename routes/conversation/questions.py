@@ -139,6 +139,8 @@ def ask_cart(session: Session, restaurant: Restaurant) -> Asked:
 
 
 def ask_address(session: Session, restaurant: Restaurant) -> Outgoing:
+    if not restaurant.typed_addresses:
+        return location_request(_("Where should we deliver? Share your location pin."))
     return location_request(_("Where should we deliver? Share your location pin, "
                               "or type your address."))
 

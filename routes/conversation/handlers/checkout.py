@@ -13,6 +13,7 @@ from routes.conversation.i18n import _
 from routes.conversation.messages import text
 from routes.conversation.questions import order_total
 from routes.conversation.router import Router
+from routes.conversation.side_questions import SWITCH
 from routes.conversation.summary import money
 from storage.base import OrderRecord, order_lines
 
@@ -62,12 +63,24 @@ def refuse_below_minimum(ctx: Context) -> bool:
 async def address_from_pin(ctx: Context) -> None:
     pin = ctx.inbound.location
     assert pin is not None
+    if not ctx.restaurant.delivers_to(pin.latitude, pin.longitude):
+        ctx.say(_("Sorry, that location is outside our delivery area."))
+        if "pickup" in ctx.restaurant.order_types:
+            # Offer pickup (the cart stays); "keep delivery" asks for another address.
+            ctx.session.asking = f"{SWITCH}pickup"
+        ctx.ask()
+        return
     label = pin.address or pin.name
     await _set_address(ctx, Address(label, pin.latitude, pin.longitude))
 
 
 @router.message(is_text, state=States.CHECKOUT_ADDRESS)
 async def address_from_text(ctx: Context) -> None:
+    if not ctx.restaurant.typed_addresses:
+        ctx.say(_("Sorry, we can only deliver to a location pin: please share your location "
+                  "instead of typing it."))
+        ctx.ask()
+        return
     typed = " ".join(ctx.inbound.text.split())
     if len(typed) < ADDRESS_MIN_LENGTH:
         ctx.say(_("That looks too short for an address. Please type the street, number and "
