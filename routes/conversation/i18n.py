@@ -35,7 +35,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from decimal import Decimal
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Final, Protocol
 
@@ -143,9 +143,13 @@ def money(minor: int, currency: str) -> str:
     The amount stays an exact integer until here: it becomes a ``Decimal`` of
     major units only to be formatted.
     """
+    return _money(minor, currency, current())
+
+
+@lru_cache(maxsize=4096)  # menus repeat the same prices on every message; Babel is slow
+def _money(minor: int, currency: str, language: str) -> str:
     amount = Decimal(minor).scaleb(-minor_unit_digits(currency))
-    return format_currency(amount, currency, locale=locale(current()),
-                           numbering_system="latn")
+    return format_currency(amount, currency, locale=locale(language), numbering_system="latn")
 
 
 def number(value: int) -> str:
