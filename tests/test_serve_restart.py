@@ -11,9 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
-import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -26,15 +23,14 @@ import aiohttp
 import pytest
 
 from fsm.session import Session
-from routes.whatsapp.signature import sign
 from storage.codec import decode_snapshot
 from tests.conftest import REPO
 from tests.fake_graph import FakeGraph, compare_with_outbox
-from tests.whatsapp_support import SECRET, notification, text_message
+from tests.serve_process import Serve, bot_command, free_port
+from tests.whatsapp_support import notification, text_message
 
 pytestmark = pytest.mark.slow
 
-START_SECONDS = 20.0
 STOP_SECONDS = 30.0
 SETTLE_SECONDS = 60.0
 CUSTOMERS = 100
@@ -42,63 +38,13 @@ STEPS = ("hi", "delivery") + ("margherita",) * 8  # each cart ends with 8 marghe
 MESSAGES = CUSTOMERS * len(STEPS)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class ServeProcess:
+class ServeProcess(Serve):
     """A real `python bot.py serve` on a free loopback port, its log in a file."""
 
     def __init__(self, db: Path, graph_url: str, log: Path) -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = log
-        env = {**os.environ, "WHATSAPP_APP_SECRET": SECRET.decode(),
-               "WHATSAPP_GRAPH_URL": graph_url, "WHATSAPP_ACCESS_TOKEN": "token-1",
-               "PYTHONUNBUFFERED": "1"}
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "bot.py", "serve", "--db", str(db), "--port", str(self.port)],
-                cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-    async def ready(self, http: aiohttp.ClientSession) -> None:
-        deadline = time.monotonic() + START_SECONDS
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"serve exited with {self.process.returncode}:\n{self.output}")
-            try:
-                async with http.get(f"{self.url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            await asyncio.sleep(0.05)
-        raise AssertionError(f"serve did not answer /healthz:\n{self.output}")
-
-    async def post(self, http: aiohttp.ClientSession, body: bytes) -> int:
-        headers = {"Content-Type": "application/json", "X-Hub-Signature-256": sign(SECRET, body)}
-        async with http.post(f"{self.url}/webhook", data=body, headers=headers) as response:
-            return response.status
-
-    def kill(self) -> None:
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    async def terminate(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
-        return await asyncio.to_thread(self.process.wait, STOP_SECONDS)
-
-    def close(self) -> None:
-        if self.process.poll() is None:
-            self.process.kill()
-        self.process.wait(timeout=10)
-
-    @property
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
+        super().__init__(bot_command("serve", "--db", str(db), "--port", str(self.port)), log,
+                         self.port, env={"WHATSAPP_GRAPH_URL": graph_url})
 
 
 class Database:

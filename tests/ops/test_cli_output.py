@@ -14,7 +14,7 @@ from storage.base import SessionKey
 from storage.records import Changes, OrderRecord
 from storage.sqlite import SQLiteStore
 from tests.conftest import REPO, START, Customer, FakeClock, make_dispatcher
-from tests.ops.serve_support import bot_command
+from tests.serve_process import bot_command
 
 # START (1_763_900_000) is 2025-11-23 12:13:20 UTC; India has no daylight saving time.
 ZONE = {"TZ": "Asia/Kolkata"}

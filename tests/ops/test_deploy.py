@@ -29,7 +29,7 @@ import aiohttp
 import pytest
 
 from tests.conftest import REPO
-from tests.ops.serve_support import Serve, free_port
+from tests.serve_process import Serve, free_port
 
 UNIT = REPO / "deploy" / "orderbot.service"
 DOCKERFILE = REPO / "deploy" / "Dockerfile"

@@ -15,7 +15,7 @@ from routes.ops.doctor import check_sqlite, report, run_checks
 from storage.sqlite import SQLiteStore
 from tests.conftest import REPO, load_demo_config
 from tests.fake_graph import FakeGraph
-from tests.ops.serve_support import bot_command, free_port
+from tests.serve_process import bot_command, free_port
 
 ENV = {"WHATSAPP_APP_SECRET": "s", "WHATSAPP_VERIFY_TOKEN": "v",
        "WHATSAPP_ACCESS_TOKEN": "good-token"}

@@ -19,7 +19,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.fake_graph import FakeGraph
-from tests.ops.serve_support import Serve, bot_command, free_port
+from tests.serve_process import Serve, bot_command, free_port
 from tests.whatsapp_support import bodies_to, notification, text_message
 
 pytestmark = pytest.mark.slow

@@ -1,4 +1,4 @@
-"""A real ``serve`` subprocess for the operations tests: any config, command and user."""
+"""A real ``serve`` subprocess on a loopback port: any config, command, user and environment."""
 
 from __future__ import annotations
 
@@ -76,6 +76,10 @@ class Serve:
                 raise AssertionError(f"serve exited with {self.process.returncode}:\n"
                                      f"{self.output}")
             await asyncio.sleep(0.05)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
 
     async def terminate(self) -> int:
         self.process.send_signal(signal.SIGTERM)
