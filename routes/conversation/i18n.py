@@ -134,7 +134,12 @@ def locale(language: str) -> Locale:
 
 def is_rtl(language: str | None = None) -> bool:
     """Whether ``language`` (the current one by default) is written right to left."""
-    return locale(language or current()).text_direction == "rtl"
+    return _right_to_left(language or current())
+
+
+@cache  # asked for every title of every list built: Babel's text_direction is slow
+def _right_to_left(language: str) -> bool:
+    return locale(language).text_direction == "rtl"
 
 
 def money(minor: int, currency: str) -> str:
@@ -154,7 +159,12 @@ def _money(minor: int, currency: str, language: str) -> str:
 
 def number(value: int) -> str:
     """A whole number as the current language writes it."""
-    return format_decimal(value, locale=locale(current()), numbering_system="latn")
+    return _number(value, current())
+
+
+@lru_cache(maxsize=4096)  # item counts and option numbers recur on every list
+def _number(value: int, language: str) -> str:
+    return format_decimal(value, locale=locale(language), numbering_system="latn")
 
 
 def day_and_time(timestamp: float) -> str:

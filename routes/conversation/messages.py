@@ -49,7 +49,10 @@ LIST_SECTIONS_MAX: Final = 10
 
 def wa_len(text: str) -> int:
     """``text``'s length as WhatsApp counts it: UTF-16 code units (see the module's note)."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    if text.isascii():
+        return len(text)
+    # Characters beyond the BMP are two UTF-16 units (surrogates pass: storage bounds them).
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def clip(text: str, limit: int) -> str:
