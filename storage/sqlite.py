@@ -30,6 +30,7 @@ import aiosqlite
 
 from storage.base import Changes, InboxRecord, OutboxRecord, SessionKey, SessionStore
 from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
+from storage.sqlite_gate import GateFlagsCache
 from storage.sqlite_move import move_conversation
 from storage.sqlite_prune import INBOX_PRUNER, OUTBOX_PRUNER
 from storage.sqlite_read import PRAGMAS, connect_reader
@@ -53,6 +54,7 @@ from storage.sqlite_staff import LOOKUP_ORDER, decide_orders, order_lookups
 from storage.sqlite_staff_read import SQLiteRestaurantSide
 from storage.sqlite_thread import DatabaseThread
 from storage.sqlite_writer import CommitStats, Found, GroupCommitWriter, Unit, no_result
+from storage.staff import GateFlags
 
 __all__ = ["MIGRATIONS", "SQLiteStore"]
 
@@ -76,6 +78,7 @@ class SQLiteStore(SQLiteRestaurantSide, SessionStore):
         self._reader: aiosqlite.Connection | None = None
         self._group: GroupCommitWriter | None = None
         self._closing = False
+        self._gate_flags = GateFlagsCache()
 
     @property
     def commit_batches(self) -> int:
@@ -148,8 +151,26 @@ class SQLiteStore(SQLiteRestaurantSide, SessionStore):
             unit = Unit(label, operations, lambda found: _decide(found, changes), claims,
                         lookups=lookups)
         unit.explain = lambda exc: _commit_error(changes, label, exc)
-        await group.submit(unit)
+        try:
+            await group.submit(unit)
+        except BaseException:
+            self._gate_flags.forget(changes.key)  # refused, or its outcome unknown
+            raise
+        self._gate_flags.landed(changes.key, changes.conversation)
         return queued
+
+    async def gate_flags(self, key: SessionKey) -> GateFlags:
+        # Every write of the file passes through this store (one process holds it).
+        flags = self._gate_flags.get(key)
+        if flags is not None:
+            return flags
+        self._gate_flags.reading(key)
+        read: GateFlags | None = None
+        try:
+            read = await super().gate_flags(key)
+        finally:
+            self._gate_flags.read(key, read)
+        return read
 
     async def accept_inbound(self, records: Sequence[InboxRecord],
                              identities: Sequence[tuple[str, str]] = ()) -> list[str]:
@@ -210,7 +231,11 @@ class SQLiteStore(SQLiteRestaurantSide, SessionStore):
         return deleted > 0
 
     async def move_conversation(self, old: SessionKey, new: SessionKey) -> bool:
-        return await move_conversation(self._open_writer(), old, new)
+        try:
+            return await move_conversation(self._open_writer(), old, new)
+        finally:
+            self._gate_flags.forget(old)
+            self._gate_flags.forget(new)
 
     async def prune_inbox(self, processed_before: float) -> int:
         return await INBOX_PRUNER.run(self._read, self._open_writer().execute, processed_before)

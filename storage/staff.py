@@ -40,6 +40,7 @@ __all__ = [
     "ConversationChange",
     "ConversationLog",
     "ConversationRecord",
+    "GateFlags",
     "LoggedMessage",
     "MessageRecord",
     "OrderBoard",
@@ -106,6 +107,19 @@ class ConversationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class GateFlags:
+    """What decides, for each message, whether the bot answers in a conversation.
+
+    The three fields of :class:`ConversationRecord` with the same names; a
+    conversation without a record has the defaults.
+    """
+
+    bot_paused: bool = False
+    handoff_requested: bool = False
+    away_epoch: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Controls:
     """A restaurant's switch and sold-out items, as last set by staff.
 
@@ -161,6 +175,17 @@ class ConversationLog(ABC):
     @abstractmethod
     async def conversation(self, key: SessionKey) -> ConversationRecord | None:
         """The staff-facing record of one conversation, or ``None`` if it never had one."""
+
+    async def gate_flags(self, key: SessionKey) -> GateFlags:
+        """The conversation's :class:`GateFlags`, as of every commit that has returned.
+
+        Read once per customer message, so a backend that sees every write (one
+        process on its file) may answer from memory; this default reads the record.
+        """
+        record = await self.conversation(key)
+        if record is None:
+            return GateFlags()
+        return GateFlags(record.bot_paused, record.handoff_requested, record.away_epoch)
 
     @abstractmethod
     async def conversations(self, restaurant_id: str, *, limit: int = 50,

@@ -57,13 +57,13 @@ class BotGate:
     async def __call__(self, call_next: NextStep, update: Update) -> None:
         controls = await self.controls.get(update.restaurant.id)
         update.sold_out = controls.sold_out
-        record = await self.conversations.conversation(update.key)
-        if record is not None and (record.bot_paused or record.handoff_requested):
+        flags = await self.conversations.gate_flags(update.key)
+        if flags.bot_paused or flags.handoff_requested:
             update.effects = Effects()  # a person answers in this conversation
             return
         if not controls.bot_enabled:
             update.effects = Effects()
-            if record is None or record.away_epoch < controls.off_epoch:
+            if flags.away_epoch < controls.off_epoch:
                 update.effects.replies.append(away_message(update))
                 update.away_epoch = controls.off_epoch
             return
