@@ -52,6 +52,7 @@ from routes.ops.reload import ReloadError, reload_config, signal_serve
 from routes.server import run as run_server
 from routes.settings import Settings
 from routes.staff import cli as staff_cli
+from routes.staff.api import RELOADER
 from routes.terminal import chat_loop
 from storage.base import SessionStore
 from storage.errors import StorageError
@@ -148,8 +149,8 @@ def serve(settings: Settings, db_path: Path | DatabaseUrl, host: str, port: int,
     # The server's limits (a request must arrive within 10 s, at most 512
     # connections open) and graceful shutdown: routes/server.py. SIGHUP
     # re-reads config_path (routes/ops/reload.py).
-    run_server(app, host=host, port=port,
-               hangup=partial(reload_config, app[LIVE_CONFIG], config_path))
+    reload = app[RELOADER].reload = partial(reload_config, app[LIVE_CONFIG], config_path)
+    run_server(app, host=host, port=port, hangup=reload)
 
 
 

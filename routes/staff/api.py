@@ -38,6 +38,20 @@ SERVICE: Final = web.AppKey("staff_service", StaffService)
 AUTHENTICATOR: Final = web.AppKey("staff_authenticator", Authenticator)
 EVENTS: Final = web.AppKey("staff_events", EventHub)
 
+
+class Reloader:
+    """Re-reads the file serve was started with into the live config; ``False`` if refused.
+
+    ``reload`` is set by the command line, which knows the path (SIGHUP calls it
+    too); ``None`` for an app not started from a file.
+    """
+
+    def __init__(self) -> None:
+        self.reload: Callable[[], bool] | None = None
+
+
+RELOADER: Final = web.AppKey("reloader", Reloader)
+
 @dataclass(frozen=True, slots=True)
 class Call:
     """An authorised request for one restaurant."""
@@ -232,11 +246,33 @@ async def list_restaurants(request: web.Request) -> web.Response:
         if principal.may_act_for(r.id)]})
 
 
+async def reload(request: web.Request) -> web.Response:
+    """``POST /api/v1/reload`` (the admin token only): re-read ``config.yaml``, as SIGHUP does.
+
+    200 ``{"reloaded": true}``; 400 when the file is refused (the running menu
+    stays; the precise error is in serve's log); 403 for a staff token.
+    """
+    principal = await authenticate(request)
+    if isinstance(principal, web.Response):
+        return principal
+    if principal.restaurant_id is not None:
+        return error(403, "only the admin token may reload the configuration")
+    reload = request.app[RELOADER].reload
+    if reload is None:
+        return error(404, "this server was not started from a config file")
+    if not reload():
+        return error(400, "the config file was refused; the running one stays "
+                          "(serve's log names the problem)", reloaded=False)
+    return web.json_response({"reloaded": True})
+
+
 def add_routes(app: web.Application) -> None:
     """Mount ``/api/v1``; the service and authenticator are set when the store opens."""
     base = f"{PREFIX}/restaurants/{{rid}}"
     conversation = f"{base}/conversations/{{customer}}"
+    app[RELOADER] = Reloader()
     app.router.add_get(f"{PREFIX}/restaurants", list_restaurants)
+    app.router.add_post(f"{PREFIX}/reload", reload)
     app.router.add_get(base, show_restaurant)
     app.router.add_get(f"{base}/orders", list_orders)
     app.router.add_get(f"{base}/orders/{{reference}}", show_order)
