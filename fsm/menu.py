@@ -12,17 +12,12 @@ Ids that must be unique across entries (items across categories, restaurants
 across the file) are checked by :func:`fsm.config.parse_config`, not here.
 """
 
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime
 from functools import cached_property
-from typing import Annotated, Any, ClassVar, Final, Literal, Self
+from typing import Annotated, Any, ClassVar, Self
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     Field,
     ModelWrapValidatorHandler,
     StringConstraints,
@@ -35,122 +30,27 @@ from pydantic_core import PydanticCustomError
 from fsm.frozen import Frozen
 from fsm.hours import TimeZoneName, WeeklyHours, local_time
 from fsm.languages import LANGUAGES, SOURCE_LANGUAGE
-from fsm.money import format_money, to_minor_units
+from fsm.menu_fields import (
+    TEXT_LIMITS,
+    CurrencyCode,
+    Description,
+    Identifier,
+    Language,
+    Latitude,
+    Longitude,
+    OrderType,
+    PhoneNumberId,
+    Price,
+    Title,
+    polygon,
+    prices_in,
+)
+from fsm.money import format_money
+from fsm.translated import Translated, default_language
+
+__all__ = ["TEXT_LIMITS", "Addon", "Branch", "Category", "Item", "MinimumOrder", "OrderType",
+           "Restaurant"]
 from fsm.zones import distance_km, in_polygon
-
-OrderType = Literal["delivery", "pickup"]
-
-
-def _matching(pattern: str, expected: str) -> AfterValidator:
-    compiled = re.compile(pattern)
-
-    def check(value: str) -> str:
-        if not compiled.fullmatch(value):
-            message = f"expected {expected}, got {{value}}"
-            raise PydanticCustomError("pattern", message, {"value": repr(value)})
-        return value
-
-    return AfterValidator(check)
-
-
-# Ids end up inside WhatsApp interactive ids such as "item:margherita".
-Identifier = Annotated[
-    str,
-    _matching(r"[a-z0-9][a-z0-9_-]{0,63}", "an id of a-z, 0-9, '_' or '-' (at most 64 characters)"),
-]
-PhoneNumberId = Annotated[str, _matching(r"[0-9]+", "digits only")]
-CurrencyCode = Annotated[str, _matching(r"[A-Z]{3}", "a 3-letter currency code such as GBP")]
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-Description = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
-
-# The currency the prices being validated are written in; set by Restaurant for its menu.
-_currency: ContextVar[str] = ContextVar("fsm.menu currency", default="")
-# The restaurant's default language, whose text a translated field holds; set by Restaurant.
-_default_language: ContextVar[str] = ContextVar("fsm.menu language", default=SOURCE_LANGUAGE)
-
-Language = Annotated[str, _matching(r"[a-z]{2,3}", "a language code such as en or ar")]
-# The longest text a translated field may hold, by field name (checked per language by
-# fsm.config, which names the path of each translation).
-TEXT_LIMITS: Final = {"name": 60, "title": 60, "description": 200, "address": 200,
-                      "away_message": 1000}
-
-
-@contextmanager
-def _prices_in(currency: object) -> Iterator[None]:
-    token = _currency.set(currency if isinstance(currency, str) else "")
-    try:
-        yield
-    finally:
-        _currency.reset(token)
-
-
-def _price(value: object) -> int:
-    try:
-        return to_minor_units(value, _currency.get())
-    except ValueError as error:
-        raise PydanticCustomError("price", str(error)) from None
-
-
-# Written as a decimal string in major units ("9.50"), held as integer minor units (950).
-Price = Annotated[int, BeforeValidator(_price)]
-
-
-class Translated(Frozen):
-    """A model whose text fields (:attr:`TEXTS`) may be written once for all languages or
-    per language (``name: {en: Margherita, ar: مارغريتا}``).
-
-    The field itself holds the restaurant's default language; ``translations``
-    holds every language given, by field: ``{"name": {"en": …, "ar": …}}``.
-    :meth:`Restaurant.in_language` swaps them in. Whether every declared
-    language is given is checked by :func:`fsm.config.parse_config`, which
-    names the path of a missing one.
-    """
-
-    TEXTS: ClassVar[tuple[str, ...]] = ()
-    translations: dict[str, dict[str, str]] = Field(default_factory=dict, repr=False)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _per_language(cls, data: Any) -> Any:
-        if not isinstance(data, dict) or not any(isinstance(data.get(key), dict)
-                                                 for key in cls.TEXTS):
-            return data
-        data = dict(data)
-        translations: dict[str, dict[str, str]] = {}
-        default = _default_language.get()
-        for key in cls.TEXTS:
-            texts = data.get(key)
-            if isinstance(texts, dict):
-                given = {str(language): text for language, text in texts.items()
-                         if isinstance(text, str)}
-                translations[key] = given
-                # A missing default is reported by fsm.config; validate what there is.
-                data[key] = given.get(default, next(iter(given.values()), None))
-        data["translations"] = translations
-        return data
-
-    def texts(self, key: str) -> tuple[str, ...]:
-        """Every language's text of field ``key``, the shown one first."""
-        shown = getattr(self, key)
-        return (shown, *(text for text in self.translations.get(key, {}).values()
-                         if text != shown))
-
-    def _in(self, language: str, **update: Any) -> dict[str, Any]:
-        changes = {key: texts[language] for key, texts in self.translations.items()
-                   if language in texts}
-        return {**changes, **update}
-
-
-Latitude = Annotated[float, Field(ge=-90, le=90)]
-Longitude = Annotated[float, Field(ge=-180, le=180)]
-
-
-def _polygon(corners: tuple[tuple[float, float], ...]) -> tuple[tuple[float, float], ...]:
-    if len(corners) < 3:
-        raise PydanticCustomError("polygon", "a delivery area needs at least 3 corners "
-                                  "([latitude, longitude] each), got {count}",
-                                  {"count": len(corners)})
-    return corners
 
 
 class Branch(Translated):
@@ -169,7 +69,7 @@ class Branch(Translated):
     longitude: Longitude | None = None
     delivery_radius_km: Annotated[float, Field(gt=0, le=1000)] | None = None
     delivery_area: Annotated[tuple[tuple[Latitude, Longitude], ...],
-                             AfterValidator(_polygon)] | None = None
+                             AfterValidator(polygon)] | None = None
 
     @model_validator(mode="after")
     def _radius_has_a_centre(self) -> Self:
@@ -290,12 +190,12 @@ class Restaurant(Translated):
         languages = data.get("languages") if isinstance(data, dict) else None
         default = (languages[0] if isinstance(languages, list) and languages
                    and isinstance(languages[0], str) else SOURCE_LANGUAGE)
-        token = _default_language.set(default)
+        token = default_language.set(default)
         try:
-            with _prices_in(data.get("currency") if isinstance(data, dict) else None):
+            with prices_in(data.get("currency") if isinstance(data, dict) else None):
                 return handler(data)
         finally:
-            _default_language.reset(token)
+            default_language.reset(token)
 
     @field_validator("languages")
     @classmethod
