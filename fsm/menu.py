@@ -70,6 +70,9 @@ class Branch(Translated):
     delivery_radius_km: Annotated[float, Field(gt=0, le=1000)] | None = None
     delivery_area: Annotated[tuple[tuple[Latitude, Longitude], ...],
                              AfterValidator(polygon)] | None = None
+    # When this branch hands out pickup orders, in the restaurant's time zone (see
+    # fsm.hours); the restaurant's own hours apply too. Always, if absent.
+    hours: WeeklyHours | None = None
 
     @model_validator(mode="after")
     def _radius_has_a_centre(self) -> Self:
@@ -318,6 +321,20 @@ class Restaurant(Translated):
     def is_open(self, timestamp: float) -> bool:
         """Whether the restaurant takes orders at ``timestamp`` (Unix seconds)."""
         return self.hours is None or self.hours.is_open(local_time(timestamp, self.timezone))
+
+    def branch_open(self, branch_id: str | None, timestamp: float) -> bool:
+        """Whether the pickup branch hands out orders at ``timestamp`` (its own ``hours``;
+        a branch without them, or no branch, always does)."""
+        branch = self.branch(branch_id) if branch_id else None
+        return branch is None or branch.hours is None or branch.hours.is_open(
+            local_time(timestamp, self.timezone))
+
+    def branch_next_opening(self, branch_id: str, timestamp: float) -> datetime | None:
+        """When the branch next opens after ``timestamp``, in the restaurant's time zone."""
+        branch = self.branch(branch_id)
+        if branch is None or branch.hours is None:
+            return None
+        return branch.hours.next_opening(local_time(timestamp, self.timezone))
 
     def next_opening(self, timestamp: float) -> datetime | None:
         """When it next opens after ``timestamp``, in its time zone; ``None`` if it never does

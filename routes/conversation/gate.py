@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Final
 
 from routes.conversation import i18n
-from routes.conversation.context import Effects
+from routes.conversation.context import Context, Effects
 from routes.conversation.i18n import N_, _
 from routes.conversation.messages import Outgoing, text
 from routes.conversation.middlewares import NextStep, Update
@@ -103,3 +103,16 @@ def closed_message(update: Update) -> Outgoing:
         return text(_("Sorry, {restaurant} is closed right now, so we can't take your order. "
                       "We open again on {when}.",
                       restaurant=name, when=i18n.weekday_and_time(opening)))
+
+
+def branch_closed(ctx: Context, branch_id: str) -> str:
+    """A pickup branch is closed now (its own hours), and when it opens, in the customer's
+    language: the closed-restaurant sentence, naming the branch."""
+    local = ctx.local.branch(branch_id)
+    name = f"{ctx.local.name} — {local.name if local is not None else branch_id}"
+    opening = ctx.restaurant.branch_next_opening(branch_id, ctx.now)
+    if opening is None:
+        return _("Sorry, {restaurant} is closed, so we can't take orders right now.",
+                 restaurant=name)
+    return _("Sorry, {restaurant} is closed right now, so we can't take your order. "
+             "We open again on {when}.", restaurant=name, when=i18n.weekday_and_time(opening))

@@ -9,6 +9,7 @@ from fsm.session import Address
 from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId, is_location, is_text
+from routes.conversation.gate import branch_closed
 from routes.conversation.i18n import _
 from routes.conversation.messages import text
 from routes.conversation.questions import order_total
@@ -125,6 +126,10 @@ async def confirm_order(ctx: Context) -> None:
     if refuse_below_minimum(ctx):
         # The menu or the minimum changed since checkout: back to the cart, to add more.
         await ctx.fire("view_cart")
+        ctx.ask()
+        return
+    if session.is_pickup and not restaurant.branch_open(session.branch_id, ctx.now):
+        ctx.say(branch_closed(ctx, session.branch_id or ""))  # confirmed once it opens
         ctx.ask()
         return
     total, fee = order_total(session, restaurant)

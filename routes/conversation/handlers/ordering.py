@@ -8,6 +8,7 @@ from fsm.session import DELIVERY, PICKUP, PendingItem
 from fsm.states import States
 from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId
+from routes.conversation.gate import branch_closed
 from routes.conversation.i18n import N_, _, _n
 from routes.conversation.matching import read_number
 from routes.conversation.router import Router
@@ -71,6 +72,8 @@ async def _pick_branch(ctx: Context, branch_id: str) -> None:
     branch = ctx.local.branch(branch_id)
     if branch is None:
         ctx.say(_("Sorry, we don't have that branch."))
+    elif not ctx.restaurant.branch_open(branch.id, ctx.now):
+        ctx.say(branch_closed(ctx, branch.id))  # another branch may be open: asked again
     else:
         ctx.session.branch_id = branch.id
         ctx.say(_("Pickup from {branch}.", branch=branch.name))
