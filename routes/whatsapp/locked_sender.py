@@ -77,15 +77,7 @@ class LockedOutboxSender(OutboxSender):
                     if key in self._queued:
                         continue  # committed during the read
                     return
-                try:
-                    sent_all = await self._send_in_order(due, key)
-                except Exception:
-                    logger.exception("sending to customer=%s stopped; the scan resumes it",
-                                     key.customer_id)
-                    sent_all = False
-                if not sent_all:
-                    self._held.add(key)
-                    self._queued.pop(key, None)
+                if not await self._send_or_hold(key, due, key):
                     return
         except Exception as exc:
             logger.warning("sending to customer=%s: %s; the scan tries again",

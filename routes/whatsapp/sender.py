@@ -152,20 +152,26 @@ class OutboxSender:
                 fresh = [row for row in rows if row.id > handled_upto]
                 if fresh:
                     handled_upto = fresh[-1].id
-                    try:
-                        sent_all = await self._send_in_order(fresh)
-                    except Exception:
-                        logger.exception("sending to customer=%s stopped; the scan resumes it",
-                                         key.customer_id)
-                        sent_all = False
-                    if not sent_all:
-                        # The rest wait behind the retry; the scan brings them back.
-                        self._held.add(key)
-                        self._queued.pop(key, None)
+                    if not await self._send_or_hold(key, fresh):
                         return
                 rows = None
         finally:
             self._ended(key)
+
+    async def _send_or_hold(self, key: SessionKey, rows: list[OutboxRecord],
+                            locked: SessionKey | None = None) -> bool:
+        """Send ``rows`` in order; ``False`` when one waits for a retry (or sending broke):
+        the customer is then held and the rest left to the scan, behind it."""
+        try:
+            sent_all = await self._send_in_order(rows, locked)
+        except Exception:
+            logger.exception("sending to customer=%s stopped; the scan resumes it",
+                             key.customer_id)
+            sent_all = False
+        if not sent_all:
+            self._held.add(key)
+            self._queued.pop(key, None)
+        return sent_all
 
     def _ended(self, key: SessionKey) -> None:
         # Synchronously with the last check: from now on enqueue starts a new task.
