@@ -3,6 +3,10 @@
     python -m bench.loadgen --target http://127.0.0.1:8080 --graph-port 8090 \\
         --customers 200 --warmup 2 --duration 10 [--rate 150]
 
+``--target`` may be given several times (instances of ``serve`` on one
+PostgreSQL database): each POST goes to one of them picked at random, so a
+customer's consecutive messages reach different instances.
+
 Each customer POSTs a signed webhook and waits until the bot's answer to it
 reaches the fake Graph API (``graph_sink``), then sends its next step.  A
 message counts when its answer arrived; its latency runs from just before
@@ -82,9 +86,11 @@ class Tally:
 class E2ELoad:
     """The customers, the Graph listener that routes answers to them, and the tally."""
 
-    def __init__(self, target: str, customers: int, run_id: int,
+    def __init__(self, target: str | list[str], customers: int, run_id: int,
                  any_answer: bool = False) -> None:
-        self.url = target.rstrip("/") + "/webhook"
+        targets = [target] if isinstance(target, str) else target
+        self.urls = [url.rstrip("/") + "/webhook" for url in targets]
+        self._pick = random.Random(run_id)
         self.run_id = run_id
         self._identities = 0
         self.customers = [SimulatedCustomer(self._new_wa_id(), WALKS[index % len(WALKS)],
@@ -138,7 +144,8 @@ class E2ELoad:
     async def _post(self, http: aiohttp.ClientSession, body: bytes) -> bool:
         headers = {"Content-Type": "application/json", "X-Hub-Signature-256": signature(body)}
         try:
-            async with http.post(self.url, data=body, headers=headers) as response:
+            url = self.urls[0] if len(self.urls) == 1 else self._pick.choice(self.urls)
+            async with http.post(url, data=body, headers=headers) as response:
                 await response.read()
                 return response.status == 200
         except (aiohttp.ClientError, TimeoutError):
@@ -274,7 +281,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="end-to-end customers against serve")
-    parser.add_argument("--target", required=True, help="serve's base URL")
+    parser.add_argument("--target", required=True, action="append",
+                        help="serve's base URL; several: each POST goes to one at random")
     parser.add_argument("--graph-port", type=int, required=True,
                         help="port of the fake Graph API (serve's WHATSAPP_GRAPH_URL)")
     parser.add_argument("--customers", type=int, default=200)
