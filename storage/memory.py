@@ -1,4 +1,5 @@
-"""A :class:`SessionStore` in plain dicts, for tests: nothing survives the process.
+"""A :class:`SessionStore` in plain dicts (tests, ``--db :memory:``): nothing survives
+the process.
 
 The restaurant's side (:mod:`storage.staff`) is in :mod:`storage.memory_staff`.
 """
@@ -8,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import islice
 from typing import Any
 
 from storage.base import (
@@ -49,6 +51,9 @@ class MemoryStore(MemoryRestaurantSide, SessionStore):
         self._drafts: list[_StoredDraft] = []
         self._quarantine: list[QuarantineRecord] = []
         self._inbox: dict[str, _InboxEntry] = {}  # in acceptance order
+        # The unprocessed ones, in acceptance order: the sweep every 30 s reads
+        # these, not every message the process ever took.
+        self._unprocessed: dict[str, InboxRecord] = {}
         self._identities: dict[str, str] = {}
         self._outbox: dict[int, OutboxRecord] = {}  # in id order
         self._pending: dict[int, None] = {}  # ids of pending rows, in id order
@@ -103,6 +108,7 @@ class MemoryStore(MemoryRestaurantSide, SessionStore):
         if inbox_entry is not None:
             self._inbox[inbox_entry.record.message_id] = replace(
                 inbox_entry, processed_at=changes.updated_at)
+            del self._unprocessed[inbox_entry.record.message_id]
         queued: list[OutboxRecord] = []
         for message in changes.outbox:
             self._last_outbox_id += 1
@@ -172,14 +178,14 @@ class MemoryStore(MemoryRestaurantSide, SessionStore):
         for record in records:
             if record.message_id not in self._inbox:
                 self._inbox[record.message_id] = _InboxEntry(record, None)
+                self._unprocessed[record.message_id] = record
                 new.append(record.message_id)
         self._identities.update(identities)
         return new
 
     async def pending_inbound(self, limit: int = 1000) -> list[InboxRecord]:
         self._check_open()
-        pending = [entry.record for entry in self._inbox.values() if entry.processed_at is None]
-        return pending[:max(limit, 0)]
+        return list(islice(self._unprocessed.values(), max(limit, 0)))
 
     async def inbox_state(self, message_id: str) -> str | None:
         self._check_open()
