@@ -57,8 +57,8 @@ from bench.report import (
     sweep_rows,
 )
 
-FULL_SWEEP: Final = (0.1, 0.25, 0.5, 0.75, 0.9, 1.0, 1.2)
-QUICK_SWEEP: Final = (0.5,)
+FULL_SWEEP: Final = (0.1, 0.25, 0.5, 0.8, 0.9, 1.0, 1.2)
+QUICK_SWEEP: Final = (0.5, 0.8)
 DEFAULT_PLOT: Final = Path(__file__).with_name("results.png")
 
 ScaleRun = Callable[[bool], Mapping[str, float | int]]
@@ -77,7 +77,7 @@ class Outcome:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true",
-                        help="short windows, the half-max sweep point only, no plot")
+                        help="short windows, the sweep at 50%% and 80%% of max only, no plot")
     parser.add_argument("--duration", type=float, help="measured seconds per run "
                         "(default 10, quick 3)")
     parser.add_argument("--warmup", type=float, help="warm-up seconds before each "
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--generator", choices=["auto", "wrk", "aiohttp"], default="auto",
                         help="blast generator (default: wrk when installed)")
     parser.add_argument("--sweep", help="comma-separated fractions of the max e2e rate "
-                        f"(default {','.join(map(str, FULL_SWEEP))}; quick 0.5)")
+                        f"(default {','.join(map(str, FULL_SWEEP))}; quick 0.5,0.8)")
     parser.add_argument("--plot", type=Path, default=DEFAULT_PLOT,
                         help=f"where the full run writes its PNG (default {DEFAULT_PLOT})")
     parser.add_argument("--no-plot", action="store_true")

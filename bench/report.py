@@ -27,11 +27,18 @@ class Target:
         return f"{self.symbol} {self.bound:g}"
 
 
+# Issue 16 restated issue 5's targets: the ceiling ones (ingest_vs_ceiling ≥ 0.5,
+# e2e_vs_ceiling ≥ 0.25) were above what the bare HTTP of a message reaches here, so
+# the bot is now measured against its own HTTP alone (the relay). Those two stay
+# as figures, without a target.
 TARGETS: Final[Mapping[str, Target]] = {
-    "ingest_vs_ceiling": Target("≥", 0.5),
-    "e2e_vs_ceiling": Target("≥", 0.25),
+    "e2e_vs_relay": Target("≥", 0.7),
     "durable_vs_memory": Target("≥", 0.7),
+    # the in-memory store must not be slower than SQLite at anything
+    "memory_vs_durable": Target("≥", 1.0),
+    "memory_p99_vs_durable": Target("≤", 1.0),
     "e2e_p99_ms_at_half_max": Target("≤", 25.0),
+    "ack_p99_ms_at_80pct_max": Target("≤", 50.0),
     # the staff API's reads (bench/staff_reads.py) and the message log (bench/log_cost.py)
     "api_read_p99_ms": Target("≤", 20.0),
     "log_cost": Target("≤", 0.10),
@@ -60,8 +67,13 @@ MEANING: Final[Mapping[str, str]] = {
     "relay_vs_ceiling": "relay_msgs_per_s / ceiling_rps: the most e2e_vs_ceiling could be",
     "e2e_vs_relay": "e2e_msgs_per_s / relay_msgs_per_s: serve against its own HTTP alone",
     "e2e_memory_msgs_per_s": "the same e2e run with --db :memory:",
+    "e2e_memory_p99_ms": "POST -> answer, closed loop, --db :memory:",
     "durable_vs_memory": "e2e_msgs_per_s / e2e_memory_msgs_per_s",
+    "memory_vs_durable": "e2e_memory_msgs_per_s / e2e_msgs_per_s",
+    "memory_p99_vs_durable": "e2e_memory_p99_ms / e2e_p99_ms (closed loop, same customers)",
     "e2e_p99_ms_at_half_max": "POST -> answer p99, open loop at half of e2e_msgs_per_s",
+    "ack_p99_ms_at_80pct_max": "POST -> 200 (webhook acknowledged) p99, open loop at 80% "
+                               "of e2e_msgs_per_s",
 }
 
 
@@ -93,6 +105,8 @@ def e2e_figures(durable: E2EPhase, memory: E2EPhase, ceiling_rps: float) -> dict
         "e2e_memory_msgs_per_s": memory.msgs_per_s,
         "e2e_memory_p99_ms": memory["p99_ms"],
         "durable_vs_memory": _ratio(durable.msgs_per_s, memory.msgs_per_s),
+        "memory_vs_durable": _ratio(memory.msgs_per_s, durable.msgs_per_s),
+        "memory_p99_vs_durable": _ratio(memory["p99_ms"], durable["p99_ms"]),
         "e2e_server_cpu": durable.server_cpu,
         "e2e_loadgen_cpu": durable["loadgen_cpu"],
         "e2e_memory_server_cpu": memory.server_cpu,
@@ -124,10 +138,19 @@ def sweep_figures(sweep: Sequence[E2EPhase], max_rate: float) -> dict[str, Any]:
                "skipped_arrivals": phase["skipped_arrivals"], "unanswered": phase["unanswered"],
                "server_cpu": phase.server_cpu}
               for phase in sweep]
-    half = min(points, key=lambda point: abs(point["fraction"] - 0.5), default=None)
+    half = _point_near(points, 0.5)
+    busy = _point_near(points, 0.8)
     return {"e2e_p99_ms_at_half_max": half["p99_ms"] if half else math.nan,
             "e2e_p50_ms_at_half_max": half["p50_ms"] if half else math.nan,
+            "ack_p99_ms_at_80pct_max": busy["ack_p99_ms"] if busy else math.nan,
             "sweep": points}
+
+
+def _point_near(points: Sequence[Mapping[str, Any]], fraction: float,
+                tolerance: float = 0.06) -> Mapping[str, Any] | None:
+    """The sweep point measured nearest ``fraction`` of the max, if one is that near."""
+    near = min(points, key=lambda point: abs(point["fraction"] - fraction), default=None)
+    return near if near is not None and abs(near["fraction"] - fraction) <= tolerance else None
 
 
 def _ratio(numerator: float, denominator: float) -> float:
@@ -143,13 +166,16 @@ def headline_rows(figures: Mapping[str, Any]) -> list[str]:
 
 
 def relay_note(figures: Mapping[str, Any]) -> list[str]:
-    """A line under the table when the e2e target is out of reach of the relay itself."""
-    target, reached = TARGETS["e2e_vs_ceiling"], float(figures["relay_vs_ceiling"])
-    if math.isnan(reached) or target.met_by(reached):
+    """What one message costs serve and the relay, in CPU: the gap e2e_vs_relay measures."""
+    rates = (figures.get("e2e_msgs_per_s", math.nan), figures.get("relay_msgs_per_s", math.nan))
+    cores = (figures.get("e2e_server_cpu", math.nan), figures.get("relay_server_cpu", math.nan))
+    costs = [1e3 * core / rate if rate else math.nan for core, rate in zip(cores, rates,
+                                                                         strict=True)]
+    if any(math.isnan(cost) for cost in costs):
         return []
-    return [f"NOTE: the e2e target (e2e_vs_ceiling {target}) is above what the relay itself "
-            f"reaches (relay_vs_ceiling {reached:.3f}): the HTTP of a message alone does "
-            "not fit in it on this machine"]
+    return [f"CPU per message: serve {costs[0]:.2f} ms, the relay {costs[1]:.2f} ms (e2e at "
+            f"0.7 of the relay leaves serve {costs[1] / 0.7:.2f} ms, with the load generator "
+            "on the same cores)"]
 
 
 def _row(name: str, value: Any, meaning: str = "", width: int = 25) -> str:
