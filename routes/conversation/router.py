@@ -4,11 +4,17 @@ Modelled on aiogram's ``Router``: a handler is registered with the states it
 serves and the filters that must all pass; routers nest with
 :meth:`Router.include_router` and are searched depth-first in include order,
 a router's own handlers before its children's.
+
+That order is worked out once: the first :meth:`Router.resolve` flattens the
+tree into one list per conversation state (the handlers that serve it, in
+include order), and registering a handler or including a router anywhere
+below drops those lists.  A message then tries only its state's handlers,
+each filter called directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,7 +34,14 @@ class HandlerObject:
     def matches(self, ctx: Context) -> bool:
         if self.states is not None and ctx.session.state not in self.states:
             return False
-        return all(check(ctx) for check in self.filters)
+        return self.passes(ctx)
+
+    def passes(self, ctx: Context) -> bool:
+        """Whether every filter passes (the state is not checked)."""
+        for check in self.filters:  # noqa: SIM110 (no generator: this runs for every message)
+            if not check(ctx):
+                return False
+        return True
 
 
 class Router:
@@ -37,6 +50,7 @@ class Router:
         self.handlers: list[HandlerObject] = []
         self.sub_routers: list[Router] = []
         self.parent: Router | None = None
+        self._by_state: dict[str, tuple[HandlerObject, ...]] = {}
 
     def __repr__(self) -> str:
         return f"Router({self.name!r})"
@@ -48,6 +62,7 @@ class Router:
 
         def register(callback: Handler) -> Handler:
             self.handlers.append(HandlerObject(callback, states, filters))
+            self._changed()
             return callback
 
         return register
@@ -62,15 +77,31 @@ class Router:
             ancestor = ancestor.parent
         router.parent = self
         self.sub_routers.append(router)
+        self._changed()
         return router
 
     def resolve(self, ctx: Context) -> HandlerObject | None:
         """The first handler, in include order, whose state and filters match."""
-        for handler in self.handlers:
-            if handler.matches(ctx):
+        state = ctx.session.state
+        candidates = self._by_state.get(state)
+        if candidates is None:
+            candidates = self._by_state[state] = tuple(
+                handler for handler in self.walk()
+                if handler.states is None or state in handler.states)
+        for handler in candidates:
+            if handler.passes(ctx):
                 return handler
-        for router in self.sub_routers:
-            found = router.resolve(ctx)
-            if found is not None:
-                return found
         return None
+
+    def walk(self) -> Iterator[HandlerObject]:
+        """Every handler of this router and those included in it, in include order."""
+        yield from self.handlers
+        for router in self.sub_routers:
+            yield from router.walk()
+
+    def _changed(self) -> None:
+        """Drop the per-state lists of this router and every router that includes it."""
+        router: Router | None = self
+        while router is not None:
+            router._by_state.clear()
+            router = router.parent

@@ -115,3 +115,21 @@ def test_a_router_is_included_once_and_never_in_a_cycle() -> None:
         grandchild.include_router(root)
     with pytest.raises(ValueError, match="cycle"):
         root.include_router(root)
+
+
+def test_a_handler_registered_after_routing_began_is_found(luigis: Restaurant) -> None:
+    # The per-state lists are built by the first resolve; registering below or
+    # including a router anywhere in the tree must drop them.
+    root = Router("root")
+    child = root.include_router(Router("child"))
+    child.message(ChoiceId("item:"))(named("items"))
+    tap = context(luigis, Inbound.tapped("category:pizza"))
+    assert resolved(root, tap) is None
+    child.message(ChoiceId("category:"))(named("categories"))
+    assert resolved(root, tap) == "categories"
+    grandchild = Router("grandchild")
+    grandchild.message(any_message, state=States.CHECKOUT_PAYMENT)(named("paying"))
+    paying = context(luigis, Inbound.tapped("action:x"), States.CHECKOUT_PAYMENT)
+    assert resolved(root, paying) is None
+    child.include_router(grandchild)
+    assert resolved(root, paying) == "paying"
