@@ -4,14 +4,19 @@ Several processes may open one database; every guarantee of the roles
 rests on PostgreSQL's transactions, locks and constraints, never on state
 in one process (ids come from the database's sequences):
 
-* :meth:`PostgresStore.commit` — one transaction per commit, on one pooled
-  connection, ``synchronous_commit = on``; the conversation's advisory
-  lock orders its commits and so its outbox ids, the processed mark is an
-  ``UPDATE … WHERE processed_at IS NULL`` with its row count checked, order
-  moves read their orders ``FOR UPDATE`` (:mod:`storage.postgres_commit`);
+* :meth:`PostgresStore.commit` — ``synchronous_commit = on``; the
+  conversation's advisory lock orders its commits and so its outbox ids,
+  the processed mark is an ``UPDATE … WHERE processed_at IS NULL`` with its
+  row count checked, order moves read their orders ``FOR UPDATE``
+  (:mod:`storage.postgres_commit`).  Commits made at about the same moment
+  (a claimed batch of customers) are written together, one transaction and
+  one statement per table for all of them (:mod:`storage.postgres_group`),
+  a unit refused there refused alone; one with new orders, order moves or
+  a quarantine has a transaction of its own;
 * :meth:`PostgresStore.accept_inbound` — ``INSERT … ON CONFLICT DO NOTHING
   RETURNING``: of concurrent deliveries of one id, from any process,
-  exactly one gets it back as new;
+  exactly one gets it back as new; the webhooks of about the same moment
+  share one statement (:mod:`storage.postgres_accept`);
 * :meth:`PostgresStore.record_status` — ``ON CONFLICT DO UPDATE … WHERE
   excluded.rank > rank``: a status never moves backwards.
 
@@ -39,13 +44,18 @@ import asyncpg
 from storage.base import Changes, InboxRecord, OutboxRecord, SessionKey, SessionStore
 from storage.conversation_move import check_keys
 from storage.errors import StorageError, StoreClosed
-from storage.postgres_claims import CHANNEL, Coordination, exclusive
+from storage.postgres_accept import Acceptance, Delivery
+from storage.postgres_claims import Coordination, exclusive
+from storage.postgres_coalesce import Coalescer
 from storage.postgres_commit import check_changes, write_changes
 from storage.postgres_connect import Connection, Database, explain
+from storage.postgres_group import groupable, write_group
+from storage.postgres_many import ManyAtOnce
 from storage.postgres_move import move_work
 from storage.postgres_order import CallOrder, Turn
 from storage.postgres_schema import check_version, migrate
 from storage.postgres_staff import PostgresRestaurantSide
+from storage.staff import GateFlags
 
 __all__ = ["PostgresStore", "migrate_database"]
 
@@ -53,40 +63,14 @@ T = TypeVar("T")
 
 MIN_SERVER: Final = (12, 0)
 PRUNE_CHUNK: Final = 2000
+GROUP_LIMIT: Final = 64  # commits written in one transaction at most
 
-# New messages also make their conversations claimable (storage.postgres_claims), in
-# key order so that two deliveries never wait on each other's rows crosswise, and
-# wake the claimers of every process at commit.
-ACCEPT: Final = f"""
-WITH new AS (
-  INSERT INTO inbox (message_id, restaurant_id, customer_id, phone_number_id, wa_id, user_id,
-                     sent_at, received_at, payload)
-  SELECT r.message_id, r.restaurant_id, r.customer_id, r.phone_number_id, r.wa_id, r.user_id,
-         r.sent_at, r.received_at, r.payload
-  FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-              $7::bigint[], $8::float8[], $9::bytea[]) WITH ORDINALITY
-       AS r(message_id, restaurant_id, customer_id, phone_number_id, wa_id, user_id, sent_at,
-            received_at, payload, n)
-  ORDER BY r.n
-  ON CONFLICT (message_id) DO NOTHING
-  RETURNING message_id, restaurant_id, customer_id),
-claimable AS (
-  INSERT INTO claims (restaurant_id, customer_id)
-  SELECT DISTINCT restaurant_id, customer_id FROM new ORDER BY restaurant_id, customer_id
-  ON CONFLICT DO NOTHING)
-SELECT message_id, pg_notify('{CHANNEL}', '') FROM new"""
-REMEMBER_IDENTITIES: Final = """
-INSERT INTO identities (user_id, wa_id) SELECT * FROM unnest($1::text[], $2::text[])
-ON CONFLICT (user_id) DO UPDATE SET wa_id = excluded.wa_id"""
 UPSERT_STATUS: Final = """
 INSERT INTO message_status (wamid, status, rank, updated_at) VALUES ($1, $2, $3, $4)
 ON CONFLICT (wamid) DO UPDATE
 SET status = excluded.status, rank = excluded.rank, updated_at = excluded.updated_at
 WHERE excluded.rank > message_status.rank
 RETURNING 1"""
-OUTBOX_SENT: Final = """
-UPDATE outbox SET state = 'sent', wamid = $2, finished_at = $3
-WHERE id = $1 AND state = 'pending'"""
 OUTBOX_RETRY: Final = """
 UPDATE outbox SET attempts = attempts + 1, not_before = $2, error = $3
 WHERE id = $1 AND state = 'pending'"""
@@ -125,6 +109,10 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
         self._database = Database(url, schema=schema, pool_size=pool_size)
         self._order = CallOrder()
         self._turnstile = asyncio.Lock()  # storage.postgres_commit: ids in start order
+        self._group: Coalescer[Changes, list[OutboxRecord]] = Coalescer(
+            self._write_group, GROUP_LIMIT)
+        self._many = ManyAtOnce(self._database)
+        self._acceptance = Acceptance(self._database)
         self._closing = False
 
     def __repr__(self) -> str:
@@ -161,6 +149,8 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
         self._closing = True
         try:
             await self._order.drain()
+            await self._many.drain()
+            await self._acceptance.deliveries.drain()
             await self._database.disconnect()
         finally:
             self._closing = False
@@ -181,17 +171,42 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
         claims.update(("order", order.restaurant_id, order.reference) for order in changes.orders)
         claims.update(("order", key.restaurant_id, move.reference)
                       for move in changes.order_moves)
-        what = f"commit for {key}"
 
         async def run() -> list[OutboxRecord]:
-            # Held from before the connection is taken (see storage.postgres_order); a
-            # retried transaction runs without it, its ids then in no particular order.
-            async with Turn(self._turnstile) as turn:
-                return await self._database.transaction(
-                    what, lambda connection: write_changes(connection, changes, turn))
+            if groupable(changes):
+                return await self._group.submit(changes)
+            return await self._write_alone(changes)
 
         self._check_writable()
         return await self._order.run(frozenset(claims), run)
+
+    async def _write_alone(self, changes: Changes) -> list[OutboxRecord]:
+        """``changes`` in a transaction of its own (storage.postgres_commit)."""
+        # Held from before the connection is taken (see storage.postgres_order); a
+        # retried transaction runs without it, its ids then in no particular order.
+        async with Turn(self._turnstile) as turn:
+            return await self._database.transaction(
+                f"commit for {changes.key}",
+                lambda connection: write_changes(connection, changes, turn))
+
+    async def _write_group(self, units: list[Changes]
+                           ) -> list[list[OutboxRecord] | BaseException]:
+        """Units in one transaction (storage.postgres_group); one by one if it is refused."""
+        try:
+            async with Turn(self._turnstile) as turn:
+                return list(await self._database.transaction(
+                    f"group commit of {len(units)}",
+                    lambda connection: write_group(connection, units, turn)))
+        except StorageError as exc:
+            if len(units) == 1 or not _refused(exc):
+                raise
+        outcomes: list[list[OutboxRecord] | BaseException] = []
+        for unit in units:
+            try:
+                outcomes.append(await self._write_alone(unit))
+            except StorageError as exc:
+                outcomes.append(exc)
+        return outcomes
 
     async def accept_inbound(self, records: Sequence[InboxRecord],
                              identities: Sequence[tuple[str, str]] = ()) -> list[str]:
@@ -202,28 +217,22 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
         latest_pairs = dict(identities)  # a newer pair replaces an older one
         if not first_of_each and not latest_pairs:
             return []
-        accepted = list(first_of_each.values())
+        return await self._acceptance.accept(
+            Delivery(list(first_of_each.values()), latest_pairs))
 
-        async def accept(connection: Connection) -> list[str]:
-            new: set[str] = set()
-            if accepted:
-                rows = await connection.fetch(
-                    ACCEPT, *(list(column) for column in zip(*(
-                        (r.message_id, r.key.restaurant_id, r.key.customer_id,
-                         r.phone_number_id, r.wa_id, r.user_id, r.sent_at, r.received_at,
-                         r.payload) for r in accepted), strict=True)))
-                new = {row[0] for row in rows}
-            if latest_pairs:
-                await connection.execute(REMEMBER_IDENTITIES, list(latest_pairs),
-                                         list(latest_pairs.values()))
-            return [message_id for message_id in first_of_each if message_id in new]
+    async def load_snapshot(self, key: SessionKey) -> bytes | None:
+        """Read with the other snapshot reads made meanwhile (storage.postgres_many)."""
+        return await self._many.snapshots.submit(key)
 
-        return await self._database.transaction(
-            f"accepting {len(accepted)} inbound messages", accept)
+    async def gate_flags(self, key: SessionKey) -> GateFlags:
+        """Read with the other gate flags asked for meanwhile (storage.postgres_many)."""
+        return await self._many.gate_flags.submit(key)
 
     async def outbox_sent(self, outbox_id: int, wamid: str | None, at: float) -> None:
-        await self._statement(("outbox", outbox_id), f"marking outbox {outbox_id} sent",
-                              OUTBOX_SENT, outbox_id, wamid, at)
+        """Marked with the other rows marked sent meanwhile (storage.postgres_many)."""
+        self._check_writable()
+        await self._order.run(frozenset({("outbox", outbox_id)}),
+                              lambda: self._many.sent.submit((outbox_id, wamid, at)))
 
     async def outbox_retry(self, outbox_id: int, not_before: float, error: str) -> None:
         await self._statement(("outbox", outbox_id), f"delaying outbox {outbox_id}",
@@ -291,14 +300,20 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
 
     async def _statement(self, claim: Hashable, what: str, sql: str,
                          *args: object) -> list[asyncpg.Record]:
-        async def run(connection: Connection) -> list[asyncpg.Record]:
-            return list(await connection.fetch(sql, *args))
-
-        return await self._write(frozenset({claim}), what, run)
+        """One statement, autocommitted (no ``BEGIN``/``COMMIT`` round trips), in call order."""
+        self._check_writable()
+        return await self._order.run(frozenset({claim}),
+                                     lambda: self._database.fetch(what, sql, *args))
 
     def _check_writable(self) -> None:
         if self._closing or not self._database.is_open:
             raise StoreClosed(f"{self._database.safe_url} is not open")
+
+
+def _refused(exc: StorageError) -> bool:
+    """Whether the database refused a value or a constraint (not the server gone)."""
+    return isinstance(exc.__cause__, asyncpg.IntegrityConstraintViolationError
+                      | asyncpg.DataError | ValueError | OverflowError)
 
 
 def _nothing_to_write(changes: Changes) -> bool:

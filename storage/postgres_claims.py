@@ -14,8 +14,9 @@ order, by one process at a time:
   snapshot taken once the locks are held, so it sees what the previous
   holder committed), it reads the oldest pending message of each.  The
   transaction stays open, writing nothing, while those messages are
-  processed — each by its own commit on the pool, so a unit refused (already
-  processed, an order reference taken) never sinks the others — and ends
+  processed — their commits on the pool, together in one transaction where
+  they can be (:mod:`storage.postgres_group`), a unit refused (already
+  processed, an order reference taken) never sinking the others — and ends
   when the batch is done, releasing the rows.  A process killed mid-batch
   loses its connection and with it the locks at once; one stopped
   (``SIGSTOP``) loses them after ``idle_in_transaction_session_timeout``.
@@ -30,7 +31,9 @@ order, by one process at a time:
 * **Send locks** (:class:`SendLocks`).  A sender posts a customer's replies
   only while it holds that customer's session-level advisory lock
   (``pg_try_advisory_lock``), taken on a connection of its own that never
-  has a transaction open.  That connection is pinged every few seconds
+  has a transaction open; the locks taken (released) at about the same
+  moment share one statement, and so do the reads of the customers'
+  pending replies.  That connection is pinged every few seconds
   and, on PostgreSQL 14 or newer, set to ``idle_session_timeout``: a
   stopped process loses its send locks after :data:`LOCK_IDLE_SESSION_MS`,
   and on waking sees it was not heard from for too long
@@ -51,6 +54,7 @@ from typing import Final
 
 import asyncpg
 
+from storage.postgres_coalesce import Coalescer
 from storage.postgres_connect import Connection, Database, explain
 from storage.postgres_records import INBOX_COLUMNS, OUTBOX_COLUMNS, inbox_from_row, outbox_from_row
 from storage.records import InboxRecord, OutboxRecord, SessionKey
@@ -66,6 +70,7 @@ LOCK_IDLE_SESSION_MS: Final = 20_000
 LOCK_PING_SECONDS: Final = 5.0
 CANDIDATES: Final = 4096  # customers with pending messages a claim looks at, oldest first
 PENDING_REPLIES: Final = 200  # a customer's pending replies read at once by a sender
+BATCH_LOCKS: Final = 256  # send locks taken (released, read) in one statement at most
 
 CLAIM: Final = f"""
 SELECT c.restaurant_id, c.customer_id
@@ -84,11 +89,23 @@ SELECT DISTINCT ON (restaurant_id, customer_id) {INBOX_COLUMNS} FROM inbox
 WHERE processed_at IS NULL
   AND (restaurant_id, customer_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 ORDER BY restaurant_id, customer_id, seq"""
+# The pending replies of several customers (each under its send lock), at most $3 each.
 REPLIES_OF: Final = f"""
-SELECT {OUTBOX_COLUMNS} FROM outbox
-WHERE restaurant_id = $1 AND customer_id = $2 AND state = 'pending'
-ORDER BY id LIMIT $3"""
-LOCK_KEY: Final = "hashtext($2 || chr(31) || $3)"
+SELECT o.* FROM unnest($1::text[], $2::text[]) AS k(restaurant_id, customer_id)
+CROSS JOIN LATERAL (SELECT {OUTBOX_COLUMNS} FROM outbox
+                    WHERE restaurant_id = k.restaurant_id AND customer_id = k.customer_id
+                      AND state = 'pending'
+                    ORDER BY id LIMIT $3) AS o"""
+# Send locks of several customers at once, each a try (never a wait): one value per key.
+LOCK_KEY: Final = "hashtext(k.restaurant_id || chr(31) || k.customer_id)"
+TRY_LOCKS: Final = f"""
+SELECT pg_try_advisory_lock($1, {LOCK_KEY})
+FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(restaurant_id, customer_id, n)
+ORDER BY k.n"""
+UNLOCKS: Final = f"""
+SELECT pg_advisory_unlock($1, {LOCK_KEY})
+FROM unnest($2::text[], $3::text[]) WITH ORDINALITY AS k(restaurant_id, customer_id, n)
+ORDER BY k.n"""
 
 
 class Coordination:
@@ -172,7 +189,9 @@ class SendLocks:
 
     :meth:`acquire` and :meth:`release` are for one holder per customer in
     this process (the sender runs one task per customer); the lock is
-    PostgreSQL's, so no other process holds it meanwhile.
+    PostgreSQL's, so no other process holds it meanwhile.  The locks asked
+    for (released, read) at about the same moment take one statement
+    (:mod:`storage.postgres_coalesce`).
     """
 
     def __init__(self, database: Database) -> None:
@@ -183,21 +202,43 @@ class SendLocks:
         self._pinger: asyncio.Task[None] | None = None
         self._heard_at = 0.0  # time.monotonic() of the last statement that worked
         self._closed = False
+        self._tries: Coalescer[SessionKey, bool] = Coalescer(self._try_locks, BATCH_LOCKS)
+        self._unlocks: Coalescer[SessionKey, bool] = Coalescer(self._unlock, BATCH_LOCKS)
+        self._pending: Coalescer[SessionKey, list[OutboxRecord]] = Coalescer(
+            self._read_pending, BATCH_LOCKS)
 
     async def acquire(self, key: SessionKey) -> bool:
         """Whether ``key``'s lock is now held here (``False``: another process holds it)."""
         if key in self._held:
             raise RuntimeError(f"send lock of {key} taken twice in one process")
-        got = await self._run(f"SELECT pg_try_advisory_lock($1, {LOCK_KEY})", key)
-        if got:
-            self._held.add(key)
-        return bool(got)
+        return await self._tries.submit(key)
 
     async def pending(self, key: SessionKey) -> list[OutboxRecord]:
         """``key``'s pending outbox rows, in id order, read now (under its lock)."""
-        rows = await self._database.fetch("listing a customer's pending replies", REPLIES_OF,
-                                          key.restaurant_id, key.customer_id, PENDING_REPLIES)
-        return [outbox_from_row(row) for row in rows]
+        return await self._pending.submit(key)
+
+    async def _read_pending(self, keys: list[SessionKey]) -> list[list[OutboxRecord]]:
+        rows = await self._database.fetch(
+            "listing customers' pending replies", REPLIES_OF,
+            [key.restaurant_id for key in keys], [key.customer_id for key in keys],
+            PENDING_REPLIES)
+        pending: dict[SessionKey, list[OutboxRecord]] = {key: [] for key in keys}
+        for row in rows:
+            record = outbox_from_row(row)
+            pending[record.key].append(record)
+        return [pending[key] for key in keys]
+
+    async def _try_locks(self, keys: list[SessionKey]) -> list[bool]:
+        # A key asked for twice in one statement would be locked twice (held once after
+        # one unlock): the sender never does that, the RuntimeError above says so.
+        got = [bool(value) for value in await self._run(TRY_LOCKS, keys)]
+        for key, held in zip(keys, got, strict=True):
+            if held:
+                self._held.add(key)
+        return got
+
+    async def _unlock(self, keys: list[SessionKey]) -> list[bool]:
+        return [bool(value) for value in await self._run(UNLOCKS, keys)]
 
     def holds(self, key: SessionKey) -> bool:
         """Whether ``key``'s lock is still held for sure.
@@ -218,7 +259,7 @@ class SendLocks:
             return
         self._held.discard(key)
         try:
-            await self._run(f"SELECT pg_advisory_unlock($1, {LOCK_KEY})", key)
+            await self._unlocks.submit(key)
         except Exception as exc:
             logger.warning("releasing the send lock of %s: %s", key, exc)
 
@@ -231,20 +272,22 @@ class SendLocks:
         async with self._use:
             await self._drop()
 
-    async def _run(self, sql: str, key: SessionKey) -> object:
+    async def _run(self, sql: str, keys: list[SessionKey]) -> list[object]:
+        """One value per key, in order, of ``sql`` on the lock connection."""
         async with self._use:
             if self._connection is not None and self._stale():
                 await self._drop()
             connection = await self._connected()
             try:
-                value = await connection.fetchval(sql, SEND_LOCK_CLASS, key.restaurant_id,
-                                                  key.customer_id)
+                rows = await connection.fetch(sql, SEND_LOCK_CLASS,
+                                              [key.restaurant_id for key in keys],
+                                              [key.customer_id for key in keys])
                 self._heard_at = time.monotonic()
-                return value
+                return [row[0] for row in rows]
             except Exception as exc:
                 if connection.is_closed():
                     await self._drop()
-                raise explain(f"send lock of {key}", exc) from exc
+                raise explain(f"send locks of {len(keys)} customers", exc) from exc
 
     async def _connected(self) -> asyncpg.Connection[asyncpg.Record]:
         connection = self._connection
@@ -312,9 +355,13 @@ async def exclusive(database: Database, name: int) -> AsyncIterator[Connection |
             yield connection if got else None
         finally:
             if got:
-                with contextlib.suppress(Exception):
+                try:
                     await connection.fetchval("SELECT pg_advisory_unlock($1, $2)",
                                               SWEEP_LOCK_CLASS, name)
+                except Exception:
+                    # The pool does not reset its connections: one that may still
+                    # hold the lock is closed, which releases it.
+                    connection.terminate()
     finally:
         with contextlib.suppress(Exception):
             await pool.release(connection)

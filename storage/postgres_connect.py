@@ -14,6 +14,14 @@ up for the store's guarantees and for a stalled or vanished peer:
   kernel's two hours; on a unix socket they do nothing;
 * ``search_path`` set to the store's schema, when it has one.
 
+A connection goes back to the pool without asyncpg's default reset (``UNLISTEN
+*; RESET ALL; CLOSE ALL; pg_advisory_unlock_all()``, a round trip per
+release, nine per message processed): an open transaction is still rolled
+back, and the store's pooled connections never ``LISTEN``, ``SET``, open a
+cursor, or keep a session-level advisory lock past their use (the one that
+takes one, :func:`storage.postgres_claims.exclusive`, closes the connection
+when it cannot release it).
+
 :meth:`Database.transaction` runs a piece of work in one transaction on one
 connection and retries it, from the start, when PostgreSQL broke a deadlock
 or a serialization conflict by aborting it (nothing of it was written).
@@ -90,7 +98,7 @@ class Database:
         try:
             self._pool = await asyncpg.create_pool(
                 self._url, min_size=1, max_size=self._pool_size, server_settings=settings,
-                command_timeout=COMMAND_TIMEOUT_S)
+                command_timeout=COMMAND_TIMEOUT_S, reset=_keep_session)
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             # The URL in the message is the redacted one; asyncpg's own text names no password.
             raise StorageError(f"cannot connect to {self.safe_url}: {exc}") from None
@@ -116,7 +124,10 @@ class Database:
         return self._pool
 
     async def fetch(self, what: str, sql: str, *args: Any) -> list[asyncpg.Record]:
-        """Rows of one autocommitted query (a read, or a write of one statement)."""
+        """Rows of one autocommitted query (a read, or a write of one statement).
+
+        Raises :class:`~storage.errors.StorageError` (see :func:`explain`).
+        """
         pool = self.pool()
         try:
             return list(await pool.fetch(sql, *args))
@@ -139,6 +150,10 @@ class Database:
             except Exception as exc:
                 raise explain(what, exc) from exc
         raise AssertionError("unreachable")
+
+
+async def _keep_session(connection: asyncpg.Connection[asyncpg.Record]) -> None:
+    """Nothing to reset on release (see the module docstring); asyncpg rolls back first."""
 
 
 def explain(what: str, exc: BaseException) -> StorageError:

@@ -7,17 +7,21 @@ decided by a claim in the database, not by who received it.  A customer's
 consecutive messages may reach different instances and are still
 processed once each, in order:
 
-* :class:`ClaimedInbox` — the inbox processor's workers each claim up to
-  :data:`BATCH` customers with pending messages, process the oldest
-  pending message of each (each message committed alone, exactly as
-  :class:`~routes.whatsapp.inbox.InboxProcessor` does), then end the claim
-  and claim again.  Idle, they wait for a notification, or poll every
-  :data:`POLL_SECONDS`.
+* :class:`ClaimedInbox` — the inbox processor's :data:`WORKERS` workers
+  each claim up to :data:`BATCH` customers with pending messages, process
+  the oldest pending message of each at once, then end the claim and claim
+  again.  Each message is handled exactly as
+  :class:`~routes.whatsapp.inbox.InboxProcessor` does; the store writes the
+  batch's commits, which reach it together, in one transaction (group
+  commit, :mod:`storage.postgres_group`; a unit refused there is refused
+  alone), and reads their sessions in one query.  Idle, the workers wait
+  for a notification, or poll every :data:`POLL_SECONDS`.
 * Sessions are read from the store for every message (the repository's
-  cache is off): another process may have moved the conversation on since
-  this one last saw it.  A version column would save only the bytes of
-  the snapshot, not the round trip that checks it, so it is not worth a
-  column and a second way to be stale.
+  cache is off; a claimed batch's reads share one query): another process
+  may have moved the conversation on since this one last saw it.  A
+  version column would save only the bytes of the snapshot, not the round
+  trip that checks it, so it is not worth a column and a second way to be
+  stale.
 * :class:`SharedControls` — the restaurants' switches and sold-out items,
   which staff may change through any instance, are read again once they
   are :data:`CONTROLS_MAX_AGE` old.
@@ -51,7 +55,9 @@ if TYPE_CHECKING:  # asyncpg (the postgres extra) is imported only with a Postgr
 logger = logging.getLogger(__name__)
 
 BATCH: Final = 16  # customers per claim
-WORKERS: Final = 2  # claims in progress at once per process
+# Claims in progress at once per process: while one batch waits on the database,
+# another is processed (2 left this process's CPU idle a third of the time).
+WORKERS: Final = 4
 POLL_SECONDS: Final = 1.0
 STUCK_SECONDS: Final = 30.0  # a message neither processed nor answered waits this long
 CONTROLS_MAX_AGE: Final = 1.0
