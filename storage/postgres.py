@@ -35,7 +35,6 @@ time — is :mod:`storage.postgres_claims` (:meth:`PostgresStore.coordination`).
 from __future__ import annotations
 
 import asyncio
-import zlib
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from typing import Final, TypeVar
 
@@ -45,14 +44,15 @@ from storage.base import Changes, InboxRecord, OutboxRecord, SessionKey, Session
 from storage.conversation_move import check_keys
 from storage.errors import StorageError, StoreClosed
 from storage.postgres_accept import Acceptance, Delivery
-from storage.postgres_claims import Coordination, exclusive
+from storage.postgres_claims import Coordination
 from storage.postgres_coalesce import Coalescer
 from storage.postgres_commit import check_changes, write_changes
-from storage.postgres_connect import Connection, Database, explain
+from storage.postgres_connect import Connection, Database
 from storage.postgres_group import groupable, write_group
 from storage.postgres_many import ManyAtOnce
 from storage.postgres_move import move_work
 from storage.postgres_order import CallOrder, Turn
+from storage.postgres_prune import INBOX_PRUNE, INBOX_SCAN, OUTBOX_PRUNE, OUTBOX_SCAN, prune
 from storage.postgres_schema import check_version, migrate
 from storage.postgres_staff import PostgresRestaurantSide
 from storage.staff import GateFlags
@@ -62,7 +62,6 @@ __all__ = ["PostgresStore", "migrate_database"]
 T = TypeVar("T")
 
 MIN_SERVER: Final = (12, 0)
-PRUNE_CHUNK: Final = 2000
 GROUP_LIMIT: Final = 64  # commits written in one transaction at most
 
 UPSERT_STATUS: Final = """
@@ -77,24 +76,6 @@ WHERE id = $1 AND state = 'pending'"""
 OUTBOX_FAILED: Final = """
 UPDATE outbox SET state = 'failed', attempts = attempts + 1, error = $2, finished_at = $3
 WHERE id = $1 AND state = 'pending'"""
-# Pruning walks the table in insertion order, a chunk per statement, and stops
-# at the first chunk reaching rows written after the cut-off (as SQLite's does).
-INBOX_SCAN: Final = "SELECT seq, received_at FROM inbox WHERE seq > $1 ORDER BY seq LIMIT $2"
-INBOX_PRUNE: Final = """
-WITH gone AS (DELETE FROM inbox WHERE seq > $1 AND seq <= $2 AND processed_at < $3
-              RETURNING 1)
-SELECT count(*) FROM gone"""
-OUTBOX_SCAN: Final = "SELECT id, created_at FROM outbox WHERE id > $1 ORDER BY id LIMIT $2"
-# Delivery statuses go with the message they describe.
-OUTBOX_PRUNE: Final = """
-WITH gone AS (DELETE FROM outbox
-              WHERE id > $1 AND id <= $2 AND state <> 'pending' AND finished_at < $3
-              RETURNING wamid),
-     statuses AS (DELETE FROM message_status
-                  WHERE wamid IN (SELECT wamid FROM gone WHERE wamid IS NOT NULL))
-SELECT count(*) FROM gone"""
-
-
 class PostgresStore(PostgresRestaurantSide, SessionStore):
     """Conversations in the PostgreSQL database at ``url``; see the module docstring.
 
@@ -260,37 +241,18 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
                                  f"moving {old} to {new}", move_work(old, new))
 
     async def prune_inbox(self, processed_before: float) -> int:
-        return await self._prune("pruning the inbox", INBOX_SCAN, INBOX_PRUNE, processed_before)
+        self._check_writable()
+        return await prune(self._database, "pruning the inbox", INBOX_SCAN, INBOX_PRUNE,
+                           processed_before)
 
     async def prune_outbox(self, finished_before: float) -> int:
-        return await self._prune("pruning the outbox", OUTBOX_SCAN, OUTBOX_PRUNE,
-                                 finished_before)
+        self._check_writable()
+        return await prune(self._database, "pruning the outbox", OUTBOX_SCAN, OUTBOX_PRUNE,
+                           finished_before)
 
     def coordination(self) -> Coordination:
         """What several processes on this database share work by (storage.postgres_claims)."""
         return Coordination(self._database)
-
-    async def _prune(self, what: str, scan: str, prune: str, before: float) -> int:
-        """Delete in chunks, one process at a time: the others skip their turn (0)."""
-        self._check_writable()
-        pruned = 0
-        after = 0
-        async with exclusive(self._database, zlib.crc32(scan.encode()) & 0x7FFFFFFF) as sweeping:
-            if sweeping is None:
-                return 0
-            while True:
-                try:
-                    rows = await sweeping.fetch(scan, after, PRUNE_CHUNK)
-                    if not rows:
-                        return pruned
-                    upto, newest = rows[-1]
-                    count = await sweeping.fetchval(prune, after, upto, before)
-                except Exception as exc:
-                    raise explain(what, exc) from exc
-                pruned += int(count)
-                if newest >= before:
-                    return pruned
-                after = upto
 
     async def _write(self, claims: frozenset[Hashable], what: str,
                      work: Callable[[Connection], Awaitable[T]]) -> T:

@@ -50,7 +50,8 @@ from storage.errors import StorageError
 from storage.staff import Controls, RestaurantControls
 
 if TYPE_CHECKING:  # asyncpg (the postgres extra) is imported only with a PostgreSQL store
-    from storage.postgres_claims import Coordination, SendLocks
+    from storage.postgres_claims import Coordination
+    from storage.postgres_send_locks import SendLocks
 
 logger = logging.getLogger(__name__)
 

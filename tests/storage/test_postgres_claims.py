@@ -15,11 +15,12 @@ from pathlib import Path
 
 import pytest
 
-import storage.postgres_claims as claims_module
+import storage.postgres_send_locks as send_locks_module
 from storage.base import Changes, InboxRecord, SessionKey
-from storage.postgres import INBOX_SCAN, PostgresStore
+from storage.postgres import PostgresStore
 from storage.postgres_claims import exclusive
 from storage.postgres_connect import SERVER_SETTINGS
+from storage.postgres_prune import INBOX_SCAN
 from tests.storage.postgres_server import PostgresServer, schema_for
 
 A, B, C = (SessionKey("luigis", f"4477001000{n}") for n in range(3))
@@ -148,8 +149,8 @@ async def test_a_send_lock_is_held_by_one_process_at_a_time(
 
 async def test_a_stopped_sender_loses_its_send_locks(
         stores: tuple[PostgresStore, PostgresStore], monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(claims_module, "LOCK_IDLE_SESSION_MS", 300)
-    monkeypatch.setattr(claims_module, "LOCK_PING_SECONDS", 60.0)  # "stopped": no pings
+    monkeypatch.setattr(send_locks_module, "LOCK_IDLE_SESSION_MS", 300)
+    monkeypatch.setattr(send_locks_module, "LOCK_PING_SECONDS", 60.0)  # "stopped": no pings
     one, two = stores
     first, second = one.coordination().send_locks(), two.coordination().send_locks()
     try:
