@@ -8,8 +8,9 @@ another: the ceiling (a plain aiohttp JSON handler), webhook ingest, whole
 orders end to end on a SQLite file, the relay (the same customers against
 only the HTTP each message needs), whole orders in memory, an open-loop
 sweep of offered load and what the message log costs the e2e rate
-(``bench/log_cost.py``); then ``bench/scale.py`` when it exists and the staff
-API's reads on a large history (``bench/staff_reads.py``).  Prints a table with
+(``bench/log_cost.py``); then ``bench/scale.py`` when it exists, the staff
+API's reads on a large history (``bench/staff_reads.py``) and PostgreSQL
+against SQLite (``bench/postgres.py``; ``--no-postgres`` skips it).  Prints a table with
 every figure beside its target and, as the last line, one JSON object.
 """
 
@@ -31,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, cast
 
-from bench import log_cost, staff_reads
+from bench import log_cost, postgres, staff_reads
 from bench.blast import pick_generator
 from bench.measure import (
     Knobs,
@@ -106,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-staff-reads", action="store_true",
                         help="skip the staff API reads on a large history "
                              "(bench/staff_reads.py)")
+    parser.add_argument("--no-postgres", action="store_true",
+                        help="skip PostgreSQL against SQLite (bench/postgres.py)")
     parser.add_argument("--profile", type=Path, metavar="DIR",
                         help="py-spy serve during the ingest and both e2e windows "
                         "(figures read a little low)")
@@ -227,6 +230,8 @@ def print_table(outcome: Outcome, knobs: Knobs, quick: bool) -> None:
         lines += log_cost.rows(figures)
     if "api_read_p99_ms" in figures:
         lines += staff_reads.render(figures)
+    if "postgres_vs_sqlite" in figures:
+        lines += postgres.rows(figures)
     if outcome.scale:
         lines += ["", "scale (bench/scale.py):", *scale_rows(outcome.scale)]
     lines += [*([""] if outcome.notes else []), *outcome.notes]
@@ -296,6 +301,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         outcome.figures["load_avg_1m_at_start"] = load_at_start
         if not args.no_staff_reads:
             run_staff_reads(args.quick, outcome, tmp)
+        if not args.no_postgres:
+            postgres.add_to(outcome.figures, outcome.notes, args.quick, tmp, args.customers)
     if not args.no_scale:
         run_scale(args.quick, outcome)
     if not (args.quick or args.no_plot):

@@ -211,6 +211,27 @@ def run(quick: bool, workdir: Path, customers: int = 200) -> dict[str, Any] | No
     return asyncio.run(measure(knobs(quick, workdir, customers), bindir))
 
 
+def add_to(figures: dict[str, Any], notes: list[str], quick: bool, workdir: Path,
+           customers: int = 200) -> None:
+    """For ``python -m bench``: the figures into ``figures``, or a note saying why not."""
+    progress("PostgreSQL against SQLite (bench/postgres.py) ...")
+    try:
+        measured = run(quick, workdir, customers)
+    except Exception as exc:  # its failure must not lose the figures measured before
+        notes.append(f"bench/postgres.py failed, its figures skipped: "
+                     f"{type(exc).__name__}: {exc}")
+        return
+    if measured is None:
+        notes.append("PostgreSQL's binaries (initdb, pg_ctl) not found: its figures skipped")
+        return
+    figures.update(measured)
+
+
+def rows(figures: dict[str, Any]) -> list[str]:
+    """The table's lines, when ``figures`` hold this bench's."""
+    return ["", "PostgreSQL (bench/postgres.py, fsync on):", *table(figures).splitlines()]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.postgres",
                                      description=__doc__.splitlines()[0])
