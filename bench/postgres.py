@@ -164,7 +164,7 @@ async def measure(knobs: Knobs, bindir: Path) -> dict[str, Any]:
         "postgres_2_db_cpu_ms_per_msg": two["db_cpu_ms_per_msg"],
         "postgres_vs_sqlite": one["msgs_per_s"] / max(sqlite.msgs_per_s, 1e-9),
         "postgres_2_vs_1": two["msgs_per_s"] / max(one["msgs_per_s"], 1e-9),
-        "unanswered": sqlite["unanswered"] + one["unanswered"] + two["unanswered"],
+        "postgres_bench_unanswered": sqlite["unanswered"] + one["unanswered"] + two["unanswered"],
     }
 
 

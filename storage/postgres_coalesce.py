@@ -48,7 +48,8 @@ class Coalescer(Generic[A, R]):
         if self._flusher is None:
             # Started on the loop's next turn: the requests made meanwhile go with it.
             self._flusher = asyncio.create_task(self._flush(), name="coalesced round trip")
-        return await asyncio.shield(future)
+        # A caller cancelled here cancels only its future: the request still runs.
+        return await future
 
     async def drain(self) -> None:
         """Return once every request submitted so far has its outcome."""
