@@ -5,19 +5,25 @@ Each customer's messages run one at a time, in the order submitted; at most
 holds up the others. A job whose run reports failure (its commit did not
 land) goes back to the head of its customer's queue and the customer is held
 for a backoff: nothing of theirs may overtake it.
+
+The jobs are run by up to ``concurrency`` worker tasks, each taking the next
+ready customer's next job as soon as it finishes one, and ending when no
+customer is ready: under load a message costs no task of its own.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Hashable
-from functools import partial
 from typing import Any, Final, Generic, TypeVar
 
 from routes.retry import Backoff
 
 JobT = TypeVar("JobT")
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY: Final = 32  # customers processed at once
 COMMIT_RETRY: Final = Backoff(first=0.5, cap=30.0)  # after a failed commit
@@ -28,7 +34,7 @@ class CustomerQueues(Generic[JobT]):
 
     ``run(job)`` returns ``True`` when the job is done (handled, or answered
     and set aside) and ``False`` when it must be tried again later; it
-    should not raise (an exception counts as done and is logged by asyncio).
+    should not raise (an exception counts as done, and is logged).
     ``customer_of(job)`` says whose queue a job joins.
     """
 
@@ -44,7 +50,8 @@ class CustomerQueues(Generic[JobT]):
         self._waiting: dict[Hashable, deque[JobT]] = {}
         self._ready: deque[Hashable] = deque()  # waiting, and none of theirs running
         self._running: set[Hashable] = set()
-        self._tasks: set[asyncio.Task[bool]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # the workers
+        self._working = 0  # workers running a job (the others are about to take one)
         self._failures: dict[Hashable, int] = {}  # failed runs in a row, per held customer
         self._stopping = False
 
@@ -84,22 +91,41 @@ class CustomerQueues(Generic[JobT]):
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def _start_ready(self) -> None:
+        """Start workers for the ready customers, up to ``concurrency`` running."""
         if self._stopping:
             return
-        while self._ready and len(self._running) < self.concurrency:
+        # Customers held for a retry count as running, with no worker of theirs.
+        wanted = min(len(self._ready), self.concurrency - len(self._running))
+        while len(self._tasks) - self._working < wanted:
+            task = asyncio.create_task(self._work())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _work(self) -> None:
+        """Run the ready customers' next jobs one after another until none is ready."""
+        while (self._ready and not self._stopping
+               and len(self._running) < self.concurrency):
             customer = self._ready.popleft()
             queue = self._waiting[customer]
             job = queue.popleft()
             if not queue:
                 del self._waiting[customer]
             self._running.add(customer)
-            task = asyncio.create_task(self._run(job))
-            self._tasks.add(task)
-            task.add_done_callback(partial(self._finished, customer, job))
+            self._working += 1
+            try:
+                done = await self._run(job)
+            except Exception:
+                logger.exception("a queued job raised; counted as done")
+                done = True
+            except BaseException:
+                self._release(customer)
+                raise
+            finally:
+                self._working -= 1
+            self._finished(customer, job, done)
 
-    def _finished(self, customer: Hashable, job: JobT, task: asyncio.Task[bool]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is None and not task.result():
+    def _finished(self, customer: Hashable, job: JobT, done: bool) -> None:
+        if not done:
             # Back to the head of the queue; the customer stays held until the
             # retry, so that nothing of theirs overtakes it (G5).
             failures = self._failures[customer] = self._failures.get(customer, 0) + 1
@@ -108,7 +134,9 @@ class CustomerQueues(Generic[JobT]):
                                                   customer)
             return
         self._failures.pop(customer, None)
-        self._release(customer)
+        self._running.discard(customer)
+        if customer in self._waiting:
+            self._ready.append(customer)
 
     def _release(self, customer: Hashable) -> None:
         self._running.discard(customer)

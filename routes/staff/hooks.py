@@ -45,7 +45,7 @@ class ConversationHooks:
         started = time.perf_counter()
         await call_next(update)
         self.metrics.processing.observe(time.perf_counter() - started)
-        self.metrics.messages.labels(update.key.restaurant_id).inc()
+        self.metrics.child(self.metrics.messages, update.key.restaurant_id).inc()
 
     async def note_orders(self, call_next: NextStep, update: Update) -> None:
         await call_next(update)

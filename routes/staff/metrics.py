@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Iterator
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
@@ -62,6 +62,17 @@ class Metrics:
         self.stored = _StoreCollector()
         self.registry.register(self.stored)
         self._source: tuple[SessionStore, AppConfig] | None = None
+        # Labelled children by label values: ``labels()`` takes a lock and builds
+        # its key on every call, and these are counted for every message.
+        self._children: dict[tuple[object, tuple[str, ...]], Any] = {}
+
+    def child(self, metric: Counter | Histogram, *values: str) -> Any:
+        """``metric.labels(*values)``, looked up once per label values."""
+        key = (metric, values)
+        found = self._children.get(key)
+        if found is None:
+            found = self._children[key] = metric.labels(*values)
+        return found
 
     def attach(self, store: SessionStore, config: AppConfig) -> None:
         """Read ``store`` at each scrape from now on (set when the app opens it)."""
@@ -87,7 +98,7 @@ class Metrics:
         return generate_latest(self.registry)
 
     def graph_outcome(self, kind: str, seconds: float, outcome: SendOutcome) -> None:
-        self.graph_latency.labels(kind).observe(seconds)
+        self.child(self.graph_latency, kind).observe(seconds)
         if not isinstance(outcome, Accepted):
             code = "none" if outcome.code is None else str(outcome.code)
             final = "permanent" if isinstance(outcome, Permanent) else "retryable"
@@ -139,16 +150,16 @@ async def count_webhooks(request: web.Request, handler: Handler) -> web.StreamRe
     """Count every answer to ``/webhook`` by status, errors raised as responses included."""
     if request.path != WEBHOOK_PATH or METRICS not in request.app:
         return await handler(request)
-    counter = request.app[METRICS].webhooks
+    metrics = request.app[METRICS]
     try:
         response = await handler(request)
     except web.HTTPException as exc:
-        counter.labels(str(exc.status)).inc()
+        metrics.child(metrics.webhooks, str(exc.status)).inc()
         raise
     except Exception:
-        counter.labels("500").inc()
+        metrics.child(metrics.webhooks, "500").inc()
         raise
-    counter.labels(str(response.status)).inc()
+    metrics.child(metrics.webhooks, str(response.status)).inc()
     return response
 
 

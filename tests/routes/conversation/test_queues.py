@@ -1,0 +1,106 @@
+"""CustomerQueues: one job per customer at a time, up to ``concurrency`` customers at once."""
+
+from __future__ import annotations
+
+import asyncio
+
+from routes.conversation.queues import CustomerQueues
+from routes.retry import Backoff
+
+
+class Jobs:
+    """Jobs ``(customer, n)`` that run until released, recording what ran when."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[str, int]] = []
+        self.running: set[tuple[str, int]] = set()
+        self.most_at_once = 0
+        self.gates: dict[tuple[str, int], asyncio.Event] = {}
+        self.fail_once: set[tuple[str, int]] = set()
+        self.all_open = False
+
+    def gate(self, job: tuple[str, int]) -> asyncio.Event:
+        gate = self.gates.setdefault(job, asyncio.Event())
+        if self.all_open:
+            gate.set()
+        return gate
+
+    def open_all(self) -> None:
+        self.all_open = True
+        for gate in self.gates.values():
+            gate.set()
+
+    async def run(self, job: tuple[str, int]) -> bool:
+        self.started.append(job)
+        self.running.add(job)
+        self.most_at_once = max(self.most_at_once, len(self.running))
+        try:
+            await self.gate(job).wait()
+        finally:
+            self.running.discard(job)
+        if job in self.fail_once:
+            self.fail_once.discard(job)
+            self.gates.pop(job)  # a new gate for the retry, opened already
+            self.gate(job).set()
+            return False
+        return True
+
+
+def queues_for(jobs: Jobs, concurrency: int) -> CustomerQueues[tuple[str, int]]:
+    return CustomerQueues(jobs.run, lambda job: job[0], concurrency=concurrency,
+                          retry=Backoff(first=0.01, cap=0.01, jitter=0.0))
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_a_customer_ready_while_others_run_starts_at_once() -> None:
+    jobs = Jobs()
+    queues = queues_for(jobs, concurrency=4)
+    for customer in "abc":
+        queues.submit((customer, 1))
+    await settle()
+    assert jobs.running == {("a", 1), ("b", 1), ("c", 1)}
+    queues.submit(("d", 1))  # a fourth place is free: it need not wait for the others
+    await settle()
+    assert ("d", 1) in jobs.running
+    queues.submit(("e", 1))  # no place left
+    await settle()
+    assert ("e", 1) not in jobs.running and queues.active == 4
+    jobs.open_all()
+    await asyncio.wait_for(queues.drain(), 5)
+    assert jobs.most_at_once == 4 and len(jobs.started) == 5
+
+
+async def test_each_customer_runs_in_order_and_a_failed_job_goes_first_again() -> None:
+    jobs = Jobs()
+    queues = queues_for(jobs, concurrency=2)
+    jobs.fail_once.add(("a", 1))
+    for n in range(1, 4):
+        for customer in "ab":
+            queues.submit((customer, n))
+            jobs.gate((customer, n)).set()
+    await asyncio.wait_for(queues.drain(), 5)
+    for customer in "ab":
+        assert [n for who, n in jobs.started if who == customer] == (
+            [1, 1, 2, 3] if customer == "a" else [1, 2, 3])
+    assert jobs.most_at_once <= 2
+    assert len(queues) == 0
+
+
+async def test_a_job_that_raises_counts_as_done_and_the_queue_goes_on() -> None:
+    ran: list[int] = []
+
+    async def run(n: int) -> bool:
+        ran.append(n)
+        if n == 1:
+            raise RuntimeError("a bug")
+        return True
+
+    queues: CustomerQueues[int] = CustomerQueues(run, lambda n: "one customer")
+    for n in range(1, 4):
+        queues.submit(n)
+    await asyncio.wait_for(queues.drain(), 5)
+    assert ran == [1, 2, 3]
