@@ -25,6 +25,8 @@ from aiohttp_sse import EventSourceResponse, sse_response
 DEFAULT_CAPACITY: Final = 1000
 QUEUE_LIMIT: Final = 1000
 PING_SECONDS: Final = 15.0
+# One encoder for every event: json.dumps with options builds a new one per call.
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 RESET: Final = "reset"
 
 
@@ -70,7 +72,7 @@ class EventHub:
         """Announce ``kind`` (e.g. ``order.updated``) with ``data`` to the restaurant's clients."""
         self._seq += 1
         event = Event(self._seq, f"{self.boot}-{self._seq}", restaurant_id, kind,
-                      json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+                      _ENCODER.encode(data))
         recent = self._recent.setdefault(restaurant_id, deque())
         recent.append(event)
         if len(recent) > self.capacity:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from routes.conversation.messages import Outgoing
 from routes.whatsapp.payloads import message_payload, read_receipt_payload
@@ -21,10 +21,13 @@ from storage.base import InboxRecord, OutboxMessage, OutboxRecord, SessionKey
 # Told of the rows a commit queued, once durable (the sender's ``enqueue``).
 OnCommitted = Callable[[SessionKey, list[OutboxRecord]], None]
 
+# One encoder for every body: json.dumps with options builds a new one per call.
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
 
 def payload_json(payload: dict[str, Any]) -> str:
     """A Graph request body as the outbox stores it and the sender posts it."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    return _ENCODER.encode(payload)
 
 
 @dataclass(frozen=True, slots=True)
