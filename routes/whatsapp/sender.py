@@ -21,7 +21,7 @@ import contextlib
 import json
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Final
 
 from routes.retry import Backoff
@@ -292,8 +292,11 @@ class OutboxSender:
                 marks = [self.store.outbox_failed(receipt.id, outcome.describe(), now)
                          for receipt in (row, *covered)]
             # Every mark finished before these ids leave _in_flight: a scan
-            # must not read one as pending while it is being written.
-            for result in await asyncio.gather(*marks, return_exceptions=True):
+            # must not read one as pending while it is being written. (One mark,
+            # the usual case, is awaited as it is: gather would make it a task.)
+            results = ([await _outcome(marks[0])] if len(marks) == 1
+                       else await asyncio.gather(*marks, return_exceptions=True))
+            for result in results:
                 if isinstance(result, Exception):
                     logger.error("read receipt outbox=%d: could not record it (%s); the "
                                  "scan sends it again", row.id, result)
@@ -315,3 +318,12 @@ class OutboxSender:
         logger.error("giving up on %s to restaurant=%s customer=%s outbox=%d: %s",
                      kind, row.key.restaurant_id, row.key.customer_id, row.id,
                      outcome.describe())
+
+
+async def _outcome(awaitable: Awaitable[None]) -> BaseException | None:
+    """What ``gather(..., return_exceptions=True)`` gives for one awaitable."""
+    try:
+        await awaitable
+    except Exception as exc:
+        return exc
+    return None
