@@ -9,17 +9,23 @@ That order is worked out once: the first :meth:`Router.resolve` flattens the
 tree into one list per conversation state (the handlers that serve it, in
 include order), and registering a handler or including a router anywhere
 below drops those lists.  A message then tries only its state's handlers,
-each filter called directly.
+each filter called directly, and a handler whose first filter is a
+:class:`~routes.conversation.filters.ChoiceId` is passed over by comparing
+its prefix with the message's choice, read once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable, Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Final
+
+from routes.conversation.filters import ChoiceId
 
 if TYPE_CHECKING:
     from routes.conversation.context import Context
+
+_UNRESOLVED: Final = object()
 
 Handler = Callable[["Context"], Awaitable[None]]
 Filter = Callable[["Context"], bool]
@@ -30,6 +36,17 @@ class HandlerObject:
     callback: Handler
     states: frozenset[str] | None
     filters: tuple[Filter, ...]
+    # A first filter ChoiceId(prefix) as its prefix (most handlers have one), which
+    # Router.resolve compares with the message's choice itself; the other filters.
+    choice_prefix: str | None = field(init=False)
+    rest: tuple[Filter, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        first = self.filters[0] if self.filters else None
+        prefix = first.prefix if isinstance(first, ChoiceId) else None
+        object.__setattr__(self, "choice_prefix", prefix)
+        object.__setattr__(self, "rest", self.filters[1:] if prefix is not None
+                           else self.filters)
 
     def matches(self, ctx: Context) -> bool:
         if self.states is not None and ctx.session.state not in self.states:
@@ -88,8 +105,18 @@ class Router:
             candidates = self._by_state[state] = tuple(
                 handler for handler in self.walk()
                 if handler.states is None or state in handler.states)
+        choice: object = _UNRESOLVED  # read once, by the first ChoiceId
         for handler in candidates:
-            if handler.passes(ctx):
+            prefix = handler.choice_prefix
+            if prefix is not None:
+                if choice is _UNRESOLVED:
+                    choice = ctx.choice
+                if not isinstance(choice, str) or not choice.startswith(prefix):
+                    continue
+            for check in handler.rest:
+                if not check(ctx):
+                    break
+            else:
                 return handler
         return None
 
