@@ -47,7 +47,7 @@ from storage.postgres_accept import Acceptance, Delivery
 from storage.postgres_claims import Coordination
 from storage.postgres_coalesce import Coalescer
 from storage.postgres_commit import check_changes, write_changes
-from storage.postgres_connect import Connection, Database
+from storage.postgres_connect import Connection, Database, refused
 from storage.postgres_group import groupable, write_group
 from storage.postgres_many import ManyAtOnce
 from storage.postgres_move import move_work
@@ -91,7 +91,7 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
         self._order = CallOrder()
         self._turnstile = asyncio.Lock()  # storage.postgres_commit: ids in start order
         self._group: Coalescer[Changes, list[OutboxRecord]] = Coalescer(
-            self._write_group, GROUP_LIMIT)
+            self._write_group, GROUP_LIMIT, alone_if=refused)
         self._many = ManyAtOnce(self._database)
         self._acceptance = Acceptance(self._database)
         self._closing = False
@@ -171,23 +171,12 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
                 lambda connection: write_changes(connection, changes, turn))
 
     async def _write_group(self, units: list[Changes]
-                           ) -> list[list[OutboxRecord] | BaseException]:
+                           ) -> list[list[OutboxRecord] | StorageError]:
         """Units in one transaction (storage.postgres_group); one by one if it is refused."""
-        try:
-            async with Turn(self._turnstile) as turn:
-                return list(await self._database.transaction(
-                    f"group commit of {len(units)}",
-                    lambda connection: write_group(connection, units, turn)))
-        except StorageError as exc:
-            if len(units) == 1 or not _refused(exc):
-                raise
-        outcomes: list[list[OutboxRecord] | BaseException] = []
-        for unit in units:
-            try:
-                outcomes.append(await self._write_alone(unit))
-            except StorageError as exc:
-                outcomes.append(exc)
-        return outcomes
+        async with Turn(self._turnstile) as turn:
+            return await self._database.transaction(
+                f"group commit of {len(units)}",
+                lambda connection: write_group(connection, units, turn))
 
     async def accept_inbound(self, records: Sequence[InboxRecord],
                              identities: Sequence[tuple[str, str]] = ()) -> list[str]:
@@ -270,12 +259,6 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
     def _check_writable(self) -> None:
         if self._closing or not self._database.is_open:
             raise StoreClosed(f"{self._database.safe_url} is not open")
-
-
-def _refused(exc: StorageError) -> bool:
-    """Whether the database refused a value or a constraint (not the server gone)."""
-    return isinstance(exc.__cause__, asyncpg.IntegrityConstraintViolationError
-                      | asyncpg.DataError | ValueError | OverflowError)
 
 
 def _nothing_to_write(changes: Changes) -> bool:

@@ -24,7 +24,7 @@ from typing import Final
 
 from storage.postgres_claims import CHANNEL
 from storage.postgres_coalesce import Coalescer
-from storage.postgres_connect import Database
+from storage.postgres_connect import Database, refused
 from storage.records import InboxRecord
 
 LIMIT: Final = 64  # webhooks accepted in one statement at most
@@ -65,7 +65,9 @@ class Acceptance:
 
     def __init__(self, database: Database) -> None:
         self._database = database
-        self.deliveries: Coalescer[Delivery, list[str]] = Coalescer(self._accept, LIMIT)
+        # A delivery the database refuses (a value it cannot hold) fails alone.
+        self.deliveries: Coalescer[Delivery, list[str]] = Coalescer(
+            self._accept, LIMIT, alone_if=refused)
 
     async def accept(self, delivery: Delivery) -> list[str]:
         """The ids of ``delivery.records`` stored now (new), in order.

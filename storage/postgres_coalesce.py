@@ -9,7 +9,10 @@ one made while a round trip is in flight, goes into the next one, up to
 ``limit`` at a time.  One round trip is in flight per coalescer.
 
 A caller cancelled while waiting does not withdraw its request (a commit
-stays a commit); the request's outcome is then simply not awaited.
+stays a commit); the request's outcome is then simply not awaited.  When a
+run of several requests raises an error ``alone_if`` accepts (a value the
+database refuses, in one of them), each is run again alone, so the error
+reaches only the requests it belongs to.
 """
 
 from __future__ import annotations
@@ -31,14 +34,16 @@ class Coalescer(Generic[A, R]):
     """
 
     def __init__(self, run: Callable[[list[A]], Awaitable[Sequence[R | BaseException]]],
-                 limit: int = 64) -> None:
+                 limit: int = 64,
+                 alone_if: Callable[[Exception], bool] | None = None) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
         self._run = run
         self._limit = limit
+        self._alone_if = alone_if
         self._queue: list[tuple[A, asyncio.Future[R]]] = []
         self._flusher: asyncio.Task[None] | None = None
-        self.round_trips = 0  # runs so far
+        self.round_trips = 0  # runs so far (a request run again alone counts again)
         self.requests = 0  # requests run so far
 
     async def submit(self, request: A) -> R:
@@ -63,14 +68,11 @@ class Coalescer(Generic[A, R]):
             while self._queue:
                 batch, self._queue = self._queue[:self._limit], self._queue[self._limit:]
                 requests = [request for request, _ in batch]
-                try:
-                    outcomes: Sequence[R | BaseException] = await self._run(requests)
-                    if len(outcomes) != len(batch):
-                        raise RuntimeError(f"{len(outcomes)} outcomes for {len(batch)} requests")
-                except Exception as exc:
-                    outcomes = [exc] * len(batch)
-                self.round_trips += 1
-                self.requests += len(batch)
+                outcomes = await self._outcomes(requests)
+                if (len(requests) > 1 and self._alone_if is not None
+                        and isinstance(outcomes[0], Exception) and self._alone_if(outcomes[0])
+                        and all(outcome is outcomes[0] for outcome in outcomes)):
+                    outcomes = [(await self._outcomes([request]))[0] for request in requests]
                 for (_, future), outcome in zip(batch, outcomes, strict=True):
                     _settle(future, outcome)
                 batch = []
@@ -80,6 +82,19 @@ class Coalescer(Generic[A, R]):
                 future.cancel()
             self._queue = []
             self._flusher = None
+
+
+    async def _outcomes(self, requests: list[A]) -> Sequence[R | BaseException]:
+        """One run's outcomes, one per request (the run's own error for each if it raised)."""
+        self.round_trips += 1
+        self.requests += len(requests)
+        try:
+            outcomes = await self._run(requests)
+            if len(outcomes) != len(requests):
+                raise RuntimeError(f"{len(outcomes)} outcomes for {len(requests)} requests")
+            return outcomes
+        except Exception as exc:
+            return [exc] * len(requests)
 
 
 def _settle(future: asyncio.Future[R], outcome: R | BaseException) -> None:

@@ -156,6 +156,18 @@ async def _keep_session(connection: asyncpg.Connection[asyncpg.Record]) -> None:
     """Nothing to reset on release (see the module docstring); asyncpg rolls back first."""
 
 
+def refused(exc: BaseException) -> bool:
+    """Whether the database refused a value or a constraint of ``exc``'s write.
+
+    True for the :class:`StorageError` :func:`explain` made of such an error
+    (the same write would be refused again); false when the server is gone,
+    timed out or aborted the transaction to break a deadlock.
+    """
+    cause = exc.__cause__ if isinstance(exc, StorageError) else exc
+    return isinstance(cause, asyncpg.IntegrityConstraintViolationError | asyncpg.DataError
+                      | ValueError | OverflowError)
+
+
 def explain(what: str, exc: BaseException) -> StorageError:
     """The :mod:`storage.errors` error for ``exc``, which failed ``what``.
 

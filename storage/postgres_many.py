@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from storage.postgres_coalesce import Coalescer
-from storage.postgres_connect import Database
+from storage.postgres_connect import Database, refused
 from storage.records import SessionKey
 from storage.staff import GateFlags
 
@@ -44,7 +44,7 @@ class ManyAtOnce:
         self._database = database
         self.snapshots: Coalescer[SessionKey, bytes | None] = Coalescer(self._snapshots, LIMIT)
         self.gate_flags: Coalescer[SessionKey, GateFlags] = Coalescer(self._gate_flags, LIMIT)
-        self.sent: Coalescer[Sent, None] = Coalescer(self._sent, LIMIT)
+        self.sent: Coalescer[Sent, None] = Coalescer(self._sent, LIMIT, alone_if=refused)
 
     async def drain(self) -> None:
         for coalescer in (self.snapshots, self.gate_flags, self.sent):

@@ -135,6 +135,8 @@ class SendLocks:
             logger.warning("releasing the send lock of %s: %s", key, exc)
 
     async def close(self) -> None:
+        for coalescer in (self._tries, self._unlocks, self._pending):
+            await coalescer.drain()
         self._closed = True
         if self._pinger is not None:
             self._pinger.cancel()

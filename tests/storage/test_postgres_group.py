@@ -169,3 +169,23 @@ async def test_send_locks_asked_together_take_one_statement_and_exclude_another_
         await mine.close()
         await theirs.close()
         await other.close()
+
+
+async def test_a_delivery_or_a_mark_the_database_refuses_fails_alone(
+        store: PostgresStore) -> None:
+    bad = InboxRecord(message_id="bad", key=KEYS[1], phone_number_id=NUMBER,
+                      wa_id="a NUL \x00", user_id=None, sent_at=1, received_at=1.0,
+                      payload=b"\x90")
+    accepted = await settle([store.accept_inbound([record(KEYS[0], "good", 1)]),
+                             store.accept_inbound([bad]),
+                             store.accept_inbound([record(KEYS[2], "fine", 2)])])
+    assert accepted[0] == ["good"] and accepted[2] == ["fine"]
+    assert isinstance(accepted[1], StorageError) and "refused" in str(accepted[1])
+    await settle([store.commit(processing(key, message_id, 10.0))
+                  for key, message_id in ((KEYS[0], "good"), (KEYS[2], "fine"))])
+    rows = await store.pending_outbound(now=20.0)
+    marked = await settle([store.outbox_sent(row.id, "wamid \x00" if n == 0 else "wamid.ok",
+                                             30.0) for n, row in enumerate(rows)])
+    assert isinstance(marked[0], StorageError)
+    assert marked[1:] == [None] * (len(rows) - 1)
+    assert [row.id for row in await store.pending_outbound(now=40.0)] == [rows[0].id]
