@@ -50,8 +50,11 @@ class CustomerQueues(Generic[JobT]):
         self._waiting: dict[Hashable, deque[JobT]] = {}
         self._ready: deque[Hashable] = deque()  # waiting, and none of theirs running
         self._running: set[Hashable] = set()
-        self._tasks: set[asyncio.Task[None]] = set()  # the workers
-        self._working = 0  # workers running a job (the others are about to take one)
+        self._tasks: set[asyncio.Task[None]] = set()  # the workers, for drain and stop
+        # Counted by the workers themselves: a task leaves _tasks only in a later
+        # step of the loop than the one its worker ended in.
+        self._workers = 0  # alive
+        self._working = 0  # running a job (the others are about to take one)
         self._failures: dict[Hashable, int] = {}  # failed runs in a row, per held customer
         self._stopping = False
 
@@ -96,13 +99,20 @@ class CustomerQueues(Generic[JobT]):
             return
         # Customers held for a retry count as running, with no worker of theirs.
         wanted = min(len(self._ready), self.concurrency - len(self._running))
-        while len(self._tasks) - self._working < wanted:
+        while self._workers - self._working < wanted:
+            self._workers += 1
             task = asyncio.create_task(self._work())
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
 
     async def _work(self) -> None:
         """Run the ready customers' next jobs one after another until none is ready."""
+        try:
+            await self._work_off()
+        finally:
+            self._workers -= 1
+
+    async def _work_off(self) -> None:
         while (self._ready and not self._stopping
                and len(self._running) < self.concurrency):
             customer = self._ready.popleft()

@@ -104,3 +104,20 @@ async def test_a_job_that_raises_counts_as_done_and_the_queue_goes_on() -> None:
         queues.submit(n)
     await asyncio.wait_for(queues.drain(), 5)
     assert ran == [1, 2, 3]
+
+
+async def test_a_job_submitted_as_the_last_worker_ends_is_still_run() -> None:
+    # The worker returns, but its task leaves the set of tasks only in a later
+    # step of the loop (done callbacks are scheduled): a job submitted in between
+    # must not be left waiting for a worker that is gone (it was, until the next
+    # submit — for ever in a quiet restaurant).
+    jobs = Jobs()
+    queues = queues_for(jobs, concurrency=1)
+    queues.submit(("a", 1))
+    await settle()
+    jobs.gate(("a", 1)).set()
+    await asyncio.sleep(0)  # the worker finishes a's job and ends in this step
+    queues.submit(("b", 1))
+    jobs.gate(("b", 1)).set()
+    await asyncio.wait_for(queues.drain(), 2)
+    assert jobs.started == [("a", 1), ("b", 1)]
