@@ -11,8 +11,8 @@ in one process (ids come from the database's sequences):
   (:mod:`storage.postgres_commit`).  Commits made at about the same moment
   (a claimed batch of customers) are written together, one transaction and
   one statement per table for all of them (:mod:`storage.postgres_group`),
-  a unit refused there refused alone; one with new orders, order moves or
-  a quarantine has a transaction of its own;
+  a unit refused there (already processed, an order reference taken, an
+  order's status moved on) refused alone;
 * :meth:`PostgresStore.accept_inbound` — ``INSERT … ON CONFLICT DO NOTHING
   RETURNING``: of concurrent deliveries of one id, from any process,
   exactly one gets it back as new; the webhooks of about the same moment
@@ -46,9 +46,9 @@ from storage.errors import StorageError, StoreClosed
 from storage.postgres_accept import Acceptance, Delivery
 from storage.postgres_claims import Coordination
 from storage.postgres_coalesce import Coalescer
-from storage.postgres_commit import check_changes, write_changes
+from storage.postgres_commit import check_changes
 from storage.postgres_connect import Connection, Database, refused
-from storage.postgres_group import groupable, write_group
+from storage.postgres_group import write_group
 from storage.postgres_many import ManyAtOnce
 from storage.postgres_move import move_work
 from storage.postgres_order import CallOrder, Turn
@@ -137,7 +137,7 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
             self._closing = False
 
     async def commit(self, changes: Changes) -> list[OutboxRecord]:
-        """Apply ``changes`` in one transaction; see :mod:`storage.postgres_commit`.
+        """Apply ``changes`` atomically, grouped with those made meanwhile (storage.postgres_group).
 
         A caller cancelled while waiting does not withdraw its changes.
         """
@@ -153,26 +153,15 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
         claims.update(("order", key.restaurant_id, move.reference)
                       for move in changes.order_moves)
 
-        async def run() -> list[OutboxRecord]:
-            if groupable(changes):
-                return await self._group.submit(changes)
-            return await self._write_alone(changes)
-
         self._check_writable()
-        return await self._order.run(frozenset(claims), run)
-
-    async def _write_alone(self, changes: Changes) -> list[OutboxRecord]:
-        """``changes`` in a transaction of its own (storage.postgres_commit)."""
-        # Held from before the connection is taken (see storage.postgres_order); a
-        # retried transaction runs without it, its ids then in no particular order.
-        async with Turn(self._turnstile) as turn:
-            return await self._database.transaction(
-                f"commit for {changes.key}",
-                lambda connection: write_changes(connection, changes, turn))
+        return await self._order.run(frozenset(claims), lambda: self._group.submit(changes))
 
     async def _write_group(self, units: list[Changes]
                            ) -> list[list[OutboxRecord] | StorageError]:
         """Units in one transaction (storage.postgres_group); one by one if it is refused."""
+        # The turnstile is held from before the connection is taken (see
+        # storage.postgres_order); a retried transaction runs without it, its ids then
+        # in no particular order.
         async with Turn(self._turnstile) as turn:
             return await self._database.transaction(
                 f"group commit of {len(units)}",

@@ -4,34 +4,46 @@
 the same moment (a claimed batch of customers reaches its commits together,
 :mod:`storage.postgres_coalesce`) to :func:`write_group`, which writes them
 in one transaction — one WAL flush — with one statement per table rather
-than per commit:
+than per commit (a commit made alone is a group of one):
 
-1. the advisory locks of all their conversations, in key order (two groups
-   never wait on each other crosswise), as a single commit takes its one
-   (:mod:`storage.postgres_commit`);
-2. the processed marks, in one ``UPDATE … WHERE processed_at IS NULL``: a
-   unit whose message is not marked is *refused* — already processed
+1. the advisory locks of all their conversations
+   (:data:`storage.postgres_commit.LOCK_CONVERSATION`'s), in key order (two
+   groups never wait on each other crosswise), held to the end: the
+   commits of one conversation, from any process, run one at a time, and
+   the outbox ids that step 4 takes ascend in each conversation's commit
+   order.  Within one process the caller holds the store's turnstile
+   (:class:`~storage.postgres_order.Turn`) until those ids are taken, so
+   the process's commits take their ids in the order they started;
+2. the processed marks of the units that only have a mark to be refused
+   for, in one ``UPDATE … WHERE processed_at IS NULL``: a unit whose
+   message is not marked is *refused* — already processed
    (:class:`~storage.errors.AlreadyProcessed`) or never accepted
    (:class:`~storage.errors.StorageError`) — and nothing else of it is
-   written (check, then write: no savepoint is needed, and the refusal
-   never sinks the others);
-3. the outbox rows of the units left, ids handed out in unit order (the
+   written (check, then write: no savepoint is needed);
+3. each unit with new orders, order moves or a quarantine, in a savepoint
+   of its own (:func:`storage.postgres_commit.write_refusable`): its mark,
+   quarantine, orders and moves; refused there (already processed, an
+   order reference taken, an order's status moved on), the savepoint is
+   rolled back and that unit alone is refused;
+4. the outbox rows of the units left, ids handed out in unit order (the
    caller's turnstile is let go then); snapshots, drafts, log rows and the
    conversations' records, one statement each.
 
-Only units nothing but their mark can refuse come here (:func:`groupable`):
-a commit with new orders, order moves or a quarantine goes alone, as before.
-Should the group's transaction be refused as a whole (a value the database
-cannot hold in one unit), the store writes its units one by one, so the
-refusal reaches that unit's caller alone.
+A refusal never sinks the others.  Should the group's transaction fail as a
+whole because the database refused a value of one unit, the store writes
+its units one by one (:class:`~storage.postgres_coalesce.Coalescer`'s
+``alone_if``), so the refusal reaches that unit alone.
 """
 
 from __future__ import annotations
 
 from typing import Final
 
+import asyncpg
+
 from storage.errors import AlreadyProcessed, StorageError
-from storage.postgres_connect import Connection
+from storage.postgres_commit import write_refusable
+from storage.postgres_connect import Connection, explain
 from storage.postgres_order import Turn
 from storage.postgres_records import to_json
 from storage.records import Changes, OutboxRecord
@@ -46,6 +58,7 @@ FROM unnest($1::text[], $2::float8[]) AS m(message_id, at)
 WHERE inbox.message_id = m.message_id AND inbox.processed_at IS NULL
 RETURNING inbox.message_id"""
 INBOX_KNOWN: Final = "SELECT message_id FROM inbox WHERE message_id = ANY($1::text[])"
+# Ids go in row order (the sorted rows take them one by one): the caller sorts them.
 QUEUE: Final = """
 INSERT INTO outbox (restaurant_id, customer_id, phone_number_id, body, kind, state, attempts,
                     not_before, created_at)
@@ -75,8 +88,10 @@ FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text
             $7::float8[], $8::text[], $9::bigint[]) WITH ORDINALITY
      AS m(restaurant_id, customer_id, direction, kind, text, author, at, wamid, outbox_id, n)
 ORDER BY m.n"""
-# storage.postgres_commit.CHANGE_CONVERSATION for many conversations at once: the
-# existing records are changed, the missing ones inserted (under their conversation
+# Conversation records: a NULL leaves its column alone; times only move forward;
+# ``read`` clears unread after this change's own inbound message is counted; a new
+# record is the change applied to an empty one (storage.memory_staff.changed_conversation).
+# The existing records are changed, the missing ones inserted (under their conversation
 # locks, which every writer of a record holds, so none appears in between).
 CHANGE_CONVERSATIONS: Final = """
 WITH v AS (
@@ -113,14 +128,14 @@ FROM v WHERE NOT EXISTS (SELECT 1 FROM changed
 Outcome = list[OutboxRecord] | StorageError
 
 
-def groupable(changes: Changes) -> bool:
-    """Whether only its processed mark can refuse ``changes`` (see the module docstring)."""
+def marked_only(changes: Changes) -> bool:
+    """Whether only its processed mark can refuse ``changes`` (no savepoint needed)."""
     return not changes.orders and not changes.order_moves and changes.quarantine is None
 
 
 async def write_group(connection: Connection, units: list[Changes],
                       turn: Turn) -> list[Outcome]:
-    """Write ``units`` (each :func:`groupable`, one per conversation) in the caller's transaction.
+    """Write ``units`` (one per conversation) in the caller's transaction.
 
     Returns one outcome per unit, in order: its queued outbox rows, or the
     error that refused it (nothing of it written).  ``turn`` is let go once
@@ -129,13 +144,30 @@ async def write_group(connection: Connection, units: list[Changes],
     try:
         await connection.execute(LOCK_CONVERSATIONS, [u.key.restaurant_id for u in units],
                                  [u.key.customer_id for u in units])
-        refused = await _mark_processed(connection, units)
+        refused = await _mark_processed(connection, [u for u in units if marked_only(u)])
+        for unit in units:
+            if not marked_only(unit):
+                error = await _in_savepoint(connection, unit)
+                if error is not None:
+                    refused[id(unit)] = error
         kept = [unit for unit in units if id(unit) not in refused]
         queued = await _queue(connection, kept)
     finally:
         turn.done()
     await _write_rows(connection, kept, queued)
     return [refused[id(unit)] if id(unit) in refused else queued[id(unit)] for unit in units]
+
+
+async def _in_savepoint(connection: Connection, unit: Changes) -> StorageError | None:
+    """:func:`write_refusable` for ``unit`` in a savepoint; the refusal, rolled back, if any."""
+    try:
+        async with connection.transaction():  # nested: a savepoint
+            await write_refusable(connection, unit)
+    except StorageError as exc:
+        return exc
+    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as exc:
+        return explain(f"commit for {unit.key}", exc)
+    return None
 
 
 async def _mark_processed(connection: Connection, units: list[Changes]) -> dict[int, StorageError]:

@@ -14,9 +14,16 @@ from pathlib import Path
 import pytest
 
 from storage.base import Changes, InboxRecord, OutboxMessage, SessionKey
-from storage.errors import AlreadyProcessed, StorageError
+from storage.errors import (
+    AlreadyProcessed,
+    DuplicateOrderReference,
+    OrderStatusChanged,
+    StorageError,
+)
 from storage.postgres import PostgresStore
+from storage.records import OrderMove
 from storage.staff import ConversationChange, LoggedMessage
+from tests.storage.contract.support import order
 from tests.storage.postgres_server import PostgresServer, schema_for
 
 KEYS = [SessionKey("luigis", f"4477002000{n}") for n in range(4)]
@@ -189,3 +196,32 @@ async def test_a_delivery_or_a_mark_the_database_refuses_fails_alone(
     assert isinstance(marked[0], StorageError)
     assert marked[1:] == [None] * (len(rows) - 1)
     assert [row.id for row in await store.pending_outbound(now=40.0)] == [rows[0].id]
+
+
+async def test_a_reference_clash_or_a_stale_move_in_a_group_is_refused_alone(
+        store: PostgresStore) -> None:
+    await store.accept_inbound([record(key, f"m{n}", n) for n, key in enumerate(KEYS)])
+    await store.commit(Changes(KEYS[3], 5.0, orders=[order(KEYS[3], "LU-TAKEN"),
+                                                     order(KEYS[3], "LU-MOVED")]))
+    clash = processing(KEYS[0], "m0", 10.0)
+    clash.orders = [order(KEYS[0], "LU-TAKEN", 10.0)]
+    fine = processing(KEYS[1], "m1", 10.0)
+    fine.orders = [order(KEYS[1], "LU-NEW", 10.0)]
+    stale = processing(KEYS[3], "m3", 10.0)
+    stale.order_moves = [OrderMove("LU-MOVED", "PREPARING", "READY", "staff", 10.0)]
+    before = store._group.round_trips
+    outcomes = await settle([store.commit(clash), store.commit(fine),
+                             store.commit(processing(KEYS[2], "m2", 10.0)),
+                             store.commit(stale)])
+    assert store._group.round_trips - before == 1
+    assert isinstance(outcomes[0], DuplicateOrderReference)
+    assert isinstance(outcomes[3], OrderStatusChanged)
+    assert isinstance(outcomes[1], list) and isinstance(outcomes[2], list)
+    assert {o.reference for o in await store.list_orders()} == {
+        "LU-TAKEN", "LU-MOVED", "LU-NEW"}
+    assert {o.status for o in await store.list_orders(KEYS[3])} == {"CONFIRMED"}
+    assert [r.message_id for r in await store.pending_inbound()] == ["m0", "m3"]
+    assert await store.load_snapshot(KEYS[0]) is None
+    assert await store.load_snapshot(KEYS[1]) == b"snapshot of m1"
+    assert await store.messages(KEYS[0]) == [] and await store.messages(KEYS[3]) == []
+    assert {row.key for row in await store.pending_outbound(now=20.0)} == {KEYS[1], KEYS[2]}
