@@ -57,7 +57,9 @@ logger = logging.getLogger(__name__)
 
 BATCH: Final = 16  # customers per claim
 # Claims in progress at once per process: while one batch waits on the database,
-# another is processed (2 left this process's CPU idle a third of the time).
+# another is processed (2 left this process's CPU idle a third of the time). Each
+# holds a pooled connection while its batch runs, and the batch's reads and group
+# commit need others: keep it well below the store's pool (10).
 WORKERS: Final = 4
 POLL_SECONDS: Final = 1.0
 STUCK_SECONDS: Final = 30.0  # a message neither processed nor answered waits this long
