@@ -15,12 +15,23 @@ holds across processes sharing one database are in :mod:`storage.roles`.
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from storage.records import InboxRecord, OutboxRecord, SessionKey
 
 __all__ = ["InboxStorage", "OutboxStorage", "StatusStorage"]
+
+
+class SentMark(NamedTuple):
+    """That Meta accepted outbox row ``outbox_id`` as ``wamid`` (``None``: a read
+    receipt) at ``at`` (Unix seconds): the arguments of ``outbox_sent``."""
+
+    outbox_id: int
+    wamid: str | None
+    at: float
 
 
 class InboxStorage(ABC):
@@ -119,6 +130,15 @@ class OutboxStorage(ABC):
         ``wamid`` is ``None`` for a read receipt.  The row's ``attempts`` is
         left as it is (it counts failed attempts).
         """
+
+    async def outbox_sent_many(self, marks: Sequence[SentMark]) -> None:
+        """:meth:`outbox_sent` for each of ``marks``, all durable on return.
+
+        Raises as :meth:`outbox_sent` does; some of the marks may have been
+        recorded then (marking a row already sent changes nothing, so writing
+        them all again is safe).  Stores override it to write them together.
+        """
+        await asyncio.gather(*(self.outbox_sent(*mark) for mark in marks))
 
     @abstractmethod
     async def outbox_retry(self, outbox_id: int, not_before: float, error: str) -> None:

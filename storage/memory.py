@@ -26,6 +26,7 @@ from storage.base import (
 from storage.codec import check_snapshot_size
 from storage.conversation_move import check_keys
 from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
+from storage.mail import SentMark
 from storage.memory_staff import MemoryRestaurantSide, StoredOrder, StoredStatus
 
 
@@ -238,6 +239,11 @@ class MemoryStore(MemoryRestaurantSide, SessionStore):
     async def outbox_sent(self, outbox_id: int, wamid: str | None, at: float) -> None:
         self._check_open()
         self._finish(outbox_id, at, state="sent", wamid=wamid)
+
+    async def outbox_sent_many(self, marks: Sequence[SentMark]) -> None:
+        self._check_open()
+        for mark in marks:
+            self._finish(mark.outbox_id, mark.at, state="sent", wamid=mark.wamid)
 
     async def outbox_retry(self, outbox_id: int, not_before: float, error: str) -> None:
         self._check_open()

@@ -30,6 +30,7 @@ import aiosqlite
 
 from storage.base import Changes, InboxRecord, OutboxRecord, SessionKey, SessionStore
 from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
+from storage.mail import SentMark
 from storage.sqlite_gate import GateFlagsCache
 from storage.sqlite_move import move_conversation
 from storage.sqlite_prune import INBOX_PRUNER, OUTBOX_PRUNER
@@ -201,6 +202,15 @@ class SQLiteStore(SQLiteRestaurantSide, SessionStore):
         await self._open_writer().submit(Unit(
             f"marking outbox {outbox_id} sent", [(OUTBOX_SENT, (outbox_id, wamid, at))],
             no_result, frozenset({("outbox", outbox_id)})))
+
+    async def outbox_sent_many(self, marks: Sequence[SentMark]) -> None:
+        """All ``marks`` in one unit of the group commit."""
+        if not marks:
+            return
+        await self._open_writer().submit(Unit(
+            f"marking {len(marks)} outbox rows sent",
+            [(OUTBOX_SENT, (mark.outbox_id, mark.wamid, mark.at)) for mark in marks],
+            no_result, frozenset(("outbox", mark.outbox_id) for mark in marks)))
 
     async def outbox_retry(self, outbox_id: int, not_before: float, error: str) -> None:
         await self._open_writer().submit(Unit(

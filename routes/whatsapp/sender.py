@@ -3,10 +3,13 @@
 Rows are committed with the change that caused them, so a reply survives a
 crash between commit and send: the next start finds it in the store.  A
 reply in flight at the instant of a crash may be sent twice: Meta accepted it
-but ``outbox_sent`` was not yet written.  That is the only duplicate possible:
+but its "sent" mark was not yet written.  That is the only duplicate possible:
 once Graph has accepted a message this process never posts it again — the
-"sent" mark is retried with backoff until it lands (through a full disk,
-say), the row held as in flight meanwhile so that no scan posts it again.
+mark is retried with backoff until it lands (through a full disk, say), the
+row held as in flight meanwhile so that no scan posts it again.  The marks
+are written in the background, many in one write
+(:mod:`routes.whatsapp.sent_marks`): a customer's next reply does not wait
+for the last one's.
 
 A rejected access token holds every reply pending rather than failing it
 (:mod:`routes.whatsapp.token_gate`); with other processes sending from the
@@ -24,18 +27,16 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Final
 
-from routes.retry import Backoff
 from routes.whatsapp.client import GraphClient
 from routes.whatsapp.errors import Accepted, Permanent, Retryable, SendOutcome
+from routes.whatsapp.sent_marks import SentMarks
 from routes.whatsapp.token_gate import TokenGate, token_rejected
 from storage.base import OutboxRecord, SessionKey, SessionStore
-from storage.errors import StorageError
+from storage.mail import SentMark
 
 logger = logging.getLogger(__name__)
 
 IDLE_POLL_SECONDS: Final = 1.0
-MARK_BACKOFF: Final = Backoff(first=0.1, cap=5.0, jitter=0.25)
-MARK_ATTEMPTS_WHEN_STOPPING: Final = 3  # then the next start sends it again (once)
 
 
 class OutboxSender:
@@ -58,7 +59,8 @@ class OutboxSender:
         self._busy: dict[SessionKey, asyncio.Task[None]] = {}
         self._held: set[SessionKey] = set()  # a row waits for a retry: the rest wait too
         self._receipts: set[asyncio.Task[None]] = set()
-        self._in_flight: set[int] = set()      # read receipts being sent
+        self._in_flight: set[int] = set()  # receipts being sent, rows being marked sent
+        self.marks = SentMarks(store, self._in_flight, self.rng)
         # Customers whose sending ended while a scan was reading: the rows it
         # read may predate their last "sent" mark, so they are not acted on.
         self._ended_during_read: set[SessionKey] = set()
@@ -120,6 +122,7 @@ class OutboxSender:
         while self._busy or self._receipts:
             await asyncio.gather(*self._busy.values(), *self._receipts,
                                  return_exceptions=True)
+        await self.marks.close()
 
     async def _scan(self) -> None:
         if not self.token.scan_may_run():
@@ -203,13 +206,16 @@ class OutboxSender:
                         self._send_receipt(row, covered=receipts[:-1])
                     else:
                         self._in_flight.update(receipt.id for receipt in receipts)
-                        await self._receipt(row, receipts[:-1])
+                        await self._receipt(row, receipts[:-1], defer=False)
                 continue
             outcome = await self._post(row)
             now = self.clock()
             if isinstance(outcome, Accepted):
                 self.token.works()
-                await self._mark_sent(row, outcome.wamid)
+                if locked is None:
+                    self.marks.add(row.id, outcome.wamid, now)  # the next reply goes now
+                else:  # durable before the lock is let go: the next holder reads it sent
+                    await self._mark_sent(row, outcome.wamid)
             elif token_rejected(outcome):
                 self.token.refuse(outcome)
                 return False  # this row and the rest stay pending, untouched
@@ -225,31 +231,11 @@ class OutboxSender:
         return True
 
     async def _mark_sent(self, row: OutboxRecord, wamid: str | None) -> None:
-        """Record that Meta accepted ``row``; retried until it lands, as a resend would
-        reach the customer twice.
-
-        Held in ``_in_flight`` meanwhile, so that a scan never reads the row as
-        pending. Only when stopping does it give up, after a few tries: the
-        next start then sends the row again, as after a crash at this instant.
-        """
+        """Record that Meta accepted ``row`` before returning; retried until it lands
+        (:meth:`SentMarks.write`), the row held in ``_in_flight`` meanwhile."""
         self._in_flight.add(row.id)
         try:
-            attempt = 0
-            while True:
-                attempt += 1
-                try:
-                    await self.store.outbox_sent(row.id, wamid, self.clock())
-                    return
-                except StorageError as exc:
-                    if self._stopping and attempt >= MARK_ATTEMPTS_WHEN_STOPPING:
-                        logger.error("could not mark outbox=%d sent (%s) before stopping; the "
-                                     "next start sends it again", row.id, exc)
-                        raise
-                    delay = MARK_BACKOFF.delay(attempt, self.rng)
-                    log = logger.warning if attempt == 1 or attempt % 10 == 0 else logger.debug
-                    log("could not mark outbox=%d sent (%s, try %d); trying again in %.1fs; "
-                        "Graph accepted it, so it is not sent again", row.id, exc, attempt, delay)
-                    await asyncio.sleep(delay)
+            await self.marks.write([SentMark(row.id, wamid, self.clock())])
         finally:
             self._in_flight.discard(row.id)
 
@@ -275,14 +261,25 @@ class OutboxSender:
         self._receipts.add(task)
         task.add_done_callback(self._receipts.discard)
 
-    async def _receipt(self, row: OutboxRecord, covered: list[OutboxRecord]) -> None:
+    async def _receipt(self, row: OutboxRecord, covered: list[OutboxRecord], *,
+                       defer: bool = True) -> None:
+        """Post the receipt ``row``, then record it and the ``covered`` ones: ``defer``
+        hands the marks to :attr:`marks` (which let their ids leave ``_in_flight``)."""
+        handed: set[int] = set()  # ids whose marks SentMarks now owns
         try:
             outcome = await self._post(row)
             now = self.clock()
+            marks: list[Awaitable[None]] = []
             if isinstance(outcome, Accepted):
                 self.token.works()
-                marks = [self._mark_sent(row, outcome.wamid)]
-                marks += [self._mark_sent(receipt, None) for receipt in covered]
+                if defer:
+                    self.marks.add(row.id, outcome.wamid, now)
+                    for receipt in covered:
+                        self.marks.add(receipt.id, None, now)
+                    handed = {receipt.id for receipt in (row, *covered)}
+                else:
+                    marks = [self._mark_sent(row, outcome.wamid)]
+                    marks += [self._mark_sent(receipt, None) for receipt in covered]
             elif token_rejected(outcome):
                 self.token.refuse(outcome)
                 marks = []  # left pending: sent once the token works
@@ -294,16 +291,15 @@ class OutboxSender:
             # Every mark finished before these ids leave _in_flight: a scan
             # must not read one as pending while it is being written. (One mark,
             # the usual case, is awaited as it is: gather would make it a task.)
-            results = ([await _outcome(marks[0])] if len(marks) == 1
-                       else await asyncio.gather(*marks, return_exceptions=True))
-            for result in results:
+            for result in await asyncio.gather(*marks, return_exceptions=True):
                 if isinstance(result, Exception):
                     logger.error("read receipt outbox=%d: could not record it (%s); the "
                                  "scan sends it again", row.id, result)
         except Exception:
             logger.exception("read receipt outbox=%d", row.id)
         finally:
-            self._in_flight.difference_update(receipt.id for receipt in (row, *covered))
+            self._in_flight.difference_update(
+                receipt.id for receipt in (row, *covered) if receipt.id not in handed)
             self._ended_during_read.add(row.key)
 
     async def _post(self, row: OutboxRecord) -> SendOutcome:
@@ -318,12 +314,3 @@ class OutboxSender:
         logger.error("giving up on %s to restaurant=%s customer=%s outbox=%d: %s",
                      kind, row.key.restaurant_id, row.key.customer_id, row.id,
                      outcome.describe())
-
-
-async def _outcome(awaitable: Awaitable[None]) -> BaseException | None:
-    """What ``gather(..., return_exceptions=True)`` gives for one awaitable."""
-    try:
-        await awaitable
-    except Exception as exc:
-        return exc
-    return None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from pydantic import SecretStr
@@ -13,6 +14,7 @@ from routes.whatsapp.client import GraphClient
 from routes.whatsapp.payloads import read_receipt_payload
 from routes.whatsapp.sender import OutboxSender
 from storage.base import Changes, OutboxMessage, SessionKey
+from storage.mail import SentMark
 from storage.sqlite import SQLiteStore
 from tests.fake_graph import FakeGraph
 
@@ -97,3 +99,45 @@ async def test_a_failed_receipt_settles_the_ones_it_covered_and_holds_up_no_repl
             if json.loads(raw).get("status") == "read"] == ["wamid.IN2"]
     assert [sent.body["text"]["body"] for sent in graph.sends] == ["A", "B", "C"]
     assert states == [("read", "failed"), ("message", "sent")] * 3
+
+
+class SlowMarks(SQLiteStore):
+    """A store whose 'sent' marks wait until ``landing`` is set (a slow disk)."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.landing = asyncio.Event()
+        self.writes: list[int] = []  # marks per write
+
+    async def outbox_sent_many(self, marks: Sequence[SentMark]) -> None:
+        self.writes.append(len(marks))
+        await self.landing.wait()
+        await super().outbox_sent_many(marks)
+
+
+async def test_a_customers_next_reply_does_not_wait_for_the_last_ones_mark(
+        tmp_path: Path) -> None:
+    # Before: each reply waited for its "sent" mark to be durable before the
+    # next was posted (an fsync between a customer's replies); now the marks
+    # are written behind, many in one write, and the rows stay in flight —
+    # never read as pending by a scan — until it lands.
+    async with (FakeGraph() as graph, GraphClient(graph.url, SecretStr("token")) as client,
+                SlowMarks(tmp_path / "orderbot.db") as store):
+        sender = OutboxSender(store, client, time.time)
+        running = asyncio.create_task(sender.run())
+        await asyncio.sleep(0.1)
+        sender.enqueue(KEY, await store.commit(Changes(
+            KEY, time.time(), outbox=[receipt("wamid.in1"), *map(reply, "ABCD")])))
+        sent = await graph.wait_for_sends(4, timeout=5)  # none of the marks has landed
+        assert [request.body["text"]["body"] for request in sent] == list("ABCD")
+        assert len(graph.reads) == 1
+        sender.wake()  # a scan while every mark is still waiting posts nothing again
+        await asyncio.sleep(0.3)
+        assert len(graph.arrivals) == 5
+        assert sum(store.writes) < 5  # five marks, fewer writes
+        store.landing.set()
+        await sender.stop()
+        await running
+        rows = await store.list_outbox(KEY)
+        assert [row.state for row in rows] == ["sent"] * 5
+        assert sum(store.writes) == 5 and len(graph.arrivals) == 5

@@ -3,6 +3,7 @@
 import asyncio
 
 from storage.base import Changes, SessionKey, SessionStore
+from storage.mail import SentMark
 from tests.storage.contract.support import ALICE, BOB, CAROL_AT_SUSHI, reply, texts
 
 
@@ -26,6 +27,27 @@ class TestOutbox:
         assert await store.pending_keys() == {ALICE}
         ids = [row.id for row in await store.list_outbox()]
         assert ids == sorted(ids)
+
+    async def test_many_sent_marks_at_once(self, store: SessionStore) -> None:
+        await self.queue(store, ALICE, 10.0, "a1", "a2")
+        await self.queue(store, BOB, 10.0, "b1", "b2")
+        a1, a2 = await store.list_outbox(ALICE)
+        b1, b2 = await store.list_outbox(BOB)
+        await store.outbox_failed(b2.id, "131026 undeliverable", 11.0)
+
+        await store.outbox_sent_many([])
+        await store.outbox_sent_many([SentMark(a1.id, "wamid.a1", 12.0),
+                                      SentMark(b1.id, None, 12.5),
+                                      SentMark(b2.id, "wamid.b2", 13.0),  # given up on
+                                      SentMark(999_999, "wamid.none", 13.0)])  # no such row
+        assert texts(await store.pending_outbound(now=20.0)) == ["a2"]
+        a1, a2 = await store.list_outbox(ALICE)
+        b1, b2 = await store.list_outbox(BOB)
+        assert (a1.state, a1.wamid, a2.state) == ("sent", "wamid.a1", "pending")
+        assert (b1.state, b1.wamid) == ("sent", None)
+        assert (b2.state, b2.wamid) == ("failed", None)
+        await store.outbox_sent_many([SentMark(a1.id, "wamid.again", 30.0)])  # already sent
+        assert (await store.list_outbox(ALICE))[0].wamid == "wamid.a1"
 
     async def test_a_row_waiting_for_retry_holds_back_its_conversation_only(
         self, store: SessionStore
