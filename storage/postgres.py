@@ -43,6 +43,7 @@ import asyncpg
 from storage.base import Changes, InboxRecord, OutboxRecord, SessionKey, SessionStore
 from storage.conversation_move import check_keys
 from storage.errors import StorageError, StoreClosed
+from storage.mail import SentMark
 from storage.postgres_accept import Acceptance, Delivery
 from storage.postgres_claims import Coordination
 from storage.postgres_coalesce import Coalescer
@@ -192,6 +193,17 @@ class PostgresStore(PostgresRestaurantSide, SessionStore):
         self._check_writable()
         await self._order.run(frozenset({("outbox", outbox_id)}),
                               lambda: self._many.sent.submit((outbox_id, wamid, at)))
+
+    async def outbox_sent_many(self, marks: Sequence[SentMark]) -> None:
+        """All ``marks`` in one call-ordered write, with the other marks made meanwhile."""
+        self._check_writable()
+        if not marks:
+            return
+
+        async def mark_all() -> None:
+            await asyncio.gather(*(self._many.sent.submit(mark) for mark in marks))
+
+        await self._order.run(frozenset(("outbox", mark.outbox_id) for mark in marks), mark_all)
 
     async def outbox_retry(self, outbox_id: int, not_before: float, error: str) -> None:
         await self._statement(("outbox", outbox_id), f"delaying outbox {outbox_id}",

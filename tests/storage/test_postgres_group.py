@@ -20,6 +20,7 @@ from storage.errors import (
     OrderStatusChanged,
     StorageError,
 )
+from storage.mail import SentMark
 from storage.postgres import PostgresStore
 from storage.records import OrderMove
 from storage.staff import ConversationChange, LoggedMessage
@@ -225,3 +226,13 @@ async def test_a_reference_clash_or_a_stale_move_in_a_group_is_refused_alone(
     assert await store.load_snapshot(KEYS[1]) == b"snapshot of m1"
     assert await store.messages(KEYS[0]) == [] and await store.messages(KEYS[3]) == []
     assert {row.key for row in await store.pending_outbound(now=20.0)} == {KEYS[1], KEYS[2]}
+
+
+async def test_many_sent_marks_of_one_write_take_one_statement(store: PostgresStore) -> None:
+    await store.accept_inbound([record(key, f"m{n}", n) for n, key in enumerate(KEYS)])
+    await settle([store.commit(processing(key, f"m{n}", 10.0)) for n, key in enumerate(KEYS)])
+    rows = await store.pending_outbound(now=20.0)
+    before = store._many.sent.round_trips
+    await store.outbox_sent_many([SentMark(row.id, None, 30.0) for row in rows])
+    assert store._many.sent.round_trips - before == 1
+    assert await store.pending_outbound(now=40.0) == []
