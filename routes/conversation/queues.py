@@ -55,6 +55,7 @@ class CustomerQueues(Generic[JobT]):
         # step of the loop than the one its worker ended in.
         self._workers = 0  # alive
         self._working = 0  # running a job (the others are about to take one)
+        self._unstarted: set[asyncio.Task[None]] = set()  # created, first step not run
         self._failures: dict[Hashable, int] = {}  # failed runs in a row, per held customer
         self._stopping = False
 
@@ -103,10 +104,22 @@ class CustomerQueues(Generic[JobT]):
             self._workers += 1
             task = asyncio.create_task(self._work())
             self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._unstarted.add(task)
+            task.add_done_callback(self._worker_done)
+
+    def _worker_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if task in self._unstarted:
+            # Cancelled before its first step: it never counted itself out.
+            self._unstarted.discard(task)
+            self._workers -= 1
+            self._start_ready()
 
     async def _work(self) -> None:
         """Run the ready customers' next jobs one after another until none is ready."""
+        task = asyncio.current_task()
+        if task is not None:
+            self._unstarted.discard(task)
         try:
             await self._work_off()
         finally:

@@ -52,7 +52,8 @@ class Metrics:
                                     "conversation for one message, commit included",
                                     buckets=LATENCY_BUCKETS, registry=self.registry)
         self.graph_latency = Histogram("orderbot_graph_send_seconds", "One POST to Graph "
-                                       "(message or read receipt), answer included",
+                                       "(message or read receipt), the wait for one of the "
+                                       "client's connections and the answer included",
                                        ["kind"], buckets=LATENCY_BUCKETS,
                                        registry=self.registry)
         self.graph_errors = Counter("orderbot_graph_send_errors", "Sends Graph refused or "

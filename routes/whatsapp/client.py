@@ -42,6 +42,8 @@ class GraphClient:
     def __init__(self, graph_url: str, access_token: SecretStr, *,
                  timeout_seconds: float = SEND_TIMEOUT_SECONDS,
                  max_connections: int = MAX_CONNECTIONS) -> None:
+        if max_connections < 1:
+            raise ValueError(f"max_connections must be at least 1, not {max_connections}")
         self.graph_url = graph_url.rstrip("/")
         self._access_token = access_token
         self._timeout = aiohttp.ClientTimeout(timeout_seconds)

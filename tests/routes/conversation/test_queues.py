@@ -121,3 +121,18 @@ async def test_a_job_submitted_as_the_last_worker_ends_is_still_run() -> None:
     jobs.gate(("b", 1)).set()
     await asyncio.wait_for(queues.drain(), 2)
     assert jobs.started == [("a", 1), ("b", 1)]
+
+
+async def test_a_worker_cancelled_before_it_started_does_not_stop_the_queue() -> None:
+    # Every task cancelled at once (a loop shutting down, say) can catch a
+    # worker before its first step; later jobs must still get a worker.
+    jobs = Jobs()
+    jobs.open_all()
+    queues = queues_for(jobs, concurrency=1)
+    queues.submit(("a", 1))
+    for task in list(queues._tasks):
+        task.cancel()
+    await settle()
+    queues.submit(("b", 1))
+    await asyncio.wait_for(queues.drain(), 2)
+    assert jobs.started == [("a", 1), ("b", 1)]  # a's job was still waiting, not lost

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from pydantic import SecretStr
 
 from routes.whatsapp.client import GraphClient
@@ -53,3 +54,8 @@ async def test_at_most_max_connections_posts_are_in_flight() -> None:
         assert len(graph.arrivals) == 3
         await asyncio.gather(*sends)
     assert len(graph.arrivals) == 7
+
+
+def test_a_client_needs_at_least_one_connection() -> None:
+    with pytest.raises(ValueError, match="at least 1"):
+        GraphClient("http://127.0.0.1:9/v23.0", SecretStr("token"), max_connections=0)
