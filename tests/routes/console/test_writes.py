@@ -59,7 +59,8 @@ async def test_a_write_without_the_sessions_csrf_token_is_403(client: Client) ->
     csrf = await admin_at(client)
     path = f"/console/orders/{reference}/status"
     assert (await write(client, path, {"status": "PREPARING"}, None))[0] == 403
-    assert (await write(client, path, {"status": "PREPARING"}, "x" + csrf[1:]))[0] == 403
+    other = ("y" if csrf[0] == "x" else "x") + csrf[1:]  # one character off, whatever it was
+    assert (await write(client, path, {"status": "PREPARING"}, other))[0] == 403
     assert await status_of(client, reference) == "CONFIRMED"
     assert (await write(client, path, {"status": "PREPARING"}, csrf))[0] == 303
     assert await status_of(client, reference) == "PREPARING"
