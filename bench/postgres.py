@@ -35,8 +35,6 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any, Final
 
-import asyncpg
-
 from bench.blast import pick_generator
 from bench.loadgen import WINDOW_END, WINDOW_START
 from bench.measure import Knobs, measure_e2e
@@ -79,16 +77,6 @@ def postmaster_pid(server: PostgresServer) -> int:
     return int((server.data / "postmaster.pid").read_text().split()[0])
 
 
-async def new_database(server: PostgresServer, name: str) -> str:
-    """A new, empty database on ``server``; its URL."""
-    connection = await asyncpg.connect(server.url)
-    try:
-        await connection.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await connection.close()
-    return f"postgresql://postgres@/{name}?host={server.sockets}&port={server.port}"
-
-
 @contextlib.asynccontextmanager
 async def instances(knobs: Knobs, db: str, count: int, label: str,
                     graph_port: int) -> AsyncIterator[list[Server]]:
@@ -106,7 +94,7 @@ async def instances(knobs: Knobs, db: str, count: int, label: str,
 async def measure_postgres(knobs: Knobs, server: PostgresServer, count: int) -> dict[str, Any]:
     """Closed loop against ``count`` instances on a new database of ``server``."""
     label = f"pg{count}"
-    db = await new_database(server, f"bench_{label}")
+    db = await server.new_database(f"bench_{label}")
     graph_port = free_port()
     postmaster = postmaster_pid(server)
     async with instances(knobs, db, count, label, graph_port) as servers:

@@ -70,16 +70,6 @@ def postgres() -> Iterator[PostgresServer]:
         server.stop()
 
 
-async def new_database(server: PostgresServer, name: str) -> str:
-    """A new empty database on ``server``; its URL."""
-    admin = await asyncpg.connect(server.url)
-    try:
-        await admin.execute(f"CREATE DATABASE {name}")
-    finally:
-        await admin.close()
-    return server.url.replace("/postgres?", f"/{name}?", 1)
-
-
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -320,7 +310,7 @@ async def instances(url: str, graph: FakeGraph, http: aiohttp.ClientSession, cou
 
 async def run(postgres: PostgresServer, tmp_path: Path, name: str, count: int,
               twice: float = 0.0, chaos: bool = False) -> Outcome:
-    url = await new_database(postgres, name)
+    url = await postgres.new_database(name)
     delivered: asyncio.Queue[Instance] = asyncio.Queue()
     async with FakeGraph(latency=0.2 if chaos else 0.01) as graph, \
             aiohttp.ClientSession() as http, \

@@ -66,7 +66,22 @@ class PostgresServer:
     @property
     def url(self) -> str:
         """A URL for the server's superuser and its ``postgres`` database."""
-        return f"postgresql://postgres@/postgres?host={self.sockets}&port={self.port}"
+        return self.database_url("postgres")
+
+    def database_url(self, name: str) -> str:
+        """A URL for the superuser and the database ``name``."""
+        return f"postgresql://postgres@/{name}?host={self.sockets}&port={self.port}"
+
+    async def new_database(self, name: str) -> str:
+        """Create the empty database ``name`` (a plain identifier); its URL."""
+        import asyncpg  # the postgres extra: only a run with a server needs it
+
+        connection = await asyncpg.connect(self.url)
+        try:
+            await connection.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await connection.close()
+        return self.database_url(name)
 
     def start(self) -> None:
         self.sockets.mkdir()
