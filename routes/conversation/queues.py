@@ -157,12 +157,14 @@ class CustomerQueues(Generic[JobT]):
                                                   customer)
             return
         self._failures.pop(customer, None)
-        self._running.discard(customer)
-        if customer in self._waiting:
-            self._ready.append(customer)
+        self._requeue(customer)  # the worker that ran it takes the next ready one
 
     def _release(self, customer: Hashable) -> None:
+        self._requeue(customer)
+        self._start_ready()
+
+    def _requeue(self, customer: Hashable) -> None:
+        """``customer`` runs no more; ready again if a job of theirs waits."""
         self._running.discard(customer)
         if customer in self._waiting:
             self._ready.append(customer)
-        self._start_ready()

@@ -48,18 +48,6 @@ class HandlerObject:
         object.__setattr__(self, "rest", self.filters[1:] if prefix is not None
                            else self.filters)
 
-    def matches(self, ctx: Context) -> bool:
-        if self.states is not None and ctx.session.state not in self.states:
-            return False
-        return self.passes(ctx)
-
-    def passes(self, ctx: Context) -> bool:
-        """Whether every filter passes (the state is not checked)."""
-        for check in self.filters:  # noqa: SIM110 (no generator: this runs for every message)
-            if not check(ctx):
-                return False
-        return True
-
 
 class Router:
     def __init__(self, name: str) -> None:

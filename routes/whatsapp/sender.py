@@ -277,9 +277,10 @@ class OutboxSender:
                     for receipt in covered:
                         self.marks.add(receipt.id, None, now)
                     handed = {receipt.id for receipt in (row, *covered)}
-                else:
-                    marks = [self._mark_sent(row, outcome.wamid)]
-                    marks += [self._mark_sent(receipt, None) for receipt in covered]
+                else:  # the caller holds their ids in _in_flight until we return
+                    marks = [self.marks.write([SentMark(row.id, outcome.wamid, now),
+                                               *(SentMark(receipt.id, None, now)
+                                                 for receipt in covered)])]
             elif token_rejected(outcome):
                 self.token.refuse(outcome)
                 marks = []  # left pending: sent once the token works
@@ -289,8 +290,7 @@ class OutboxSender:
                 marks = [self.store.outbox_failed(receipt.id, outcome.describe(), now)
                          for receipt in (row, *covered)]
             # Every mark finished before these ids leave _in_flight: a scan
-            # must not read one as pending while it is being written. (One mark,
-            # the usual case, is awaited as it is: gather would make it a task.)
+            # must not read one as pending while it is being written.
             for result in await asyncio.gather(*marks, return_exceptions=True):
                 if isinstance(result, Exception):
                     logger.error("read receipt outbox=%d: could not record it (%s); the "
