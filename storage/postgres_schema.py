@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Final
 
+from storage.console_sessions import CONSOLE_SESSIONS_INDEX, CONSOLE_SESSIONS_TABLE
 from storage.errors import StorageError
 from storage.postgres_connect import Connection
 
@@ -121,6 +122,17 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             SELECT DISTINCT restaurant_id, customer_id FROM inbox""",
         """CREATE INDEX inbox_pending_by_customer ON inbox (restaurant_id, customer_id, seq)
             WHERE processed_at IS NULL""",
+    ),
+    (
+        # Version 3, the staff side shared by every instance: the console's
+        # sign-in sessions (any instance serves any request), and the live
+        # events, numbered in commit order (storage.postgres_events).
+        CONSOLE_SESSIONS_TABLE.format(key=KEY, time=TIME),
+        CONSOLE_SESSIONS_INDEX,
+        f"""CREATE TABLE staff_events (
+            id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, restaurant_id {KEY},
+            kind text NOT NULL, data text NOT NULL, created_at {TIME})""",
+        "CREATE INDEX staff_events_by_time ON staff_events (created_at)",
     ),
 )
 LATEST: Final = len(MIGRATIONS)

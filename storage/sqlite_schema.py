@@ -21,6 +21,7 @@ from storage.base import (
     SessionKey,
 )
 from storage.codec import check_snapshot_size
+from storage.console_sessions import CONSOLE_SESSIONS_INDEX, CONSOLE_SESSIONS_TABLE
 from storage.sqlite_staff import (
     CONTROL_STATEMENTS,
     LOG_STATEMENTS,
@@ -130,6 +131,13 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             restaurant_id TEXT NOT NULL, name TEXT NOT NULL,
             token_hash TEXT NOT NULL UNIQUE, created_at REAL NOT NULL,
             PRIMARY KEY (restaurant_id, name)) WITHOUT ROWID""",
+    ),
+    (
+        # The console's sign-in sessions (storage.roles.ConsoleSessionStorage),
+        # kept across restarts: by the SHA-256 of the cookie's id, never the id.
+        CONSOLE_SESSIONS_TABLE.format(key="TEXT NOT NULL", time="REAL NOT NULL")
+        + " WITHOUT ROWID",
+        CONSOLE_SESSIONS_INDEX,
     ),
 )
 

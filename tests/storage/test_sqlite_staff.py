@@ -57,7 +57,7 @@ async def test_a_version_2_file_upgrades_keeping_its_orders_and_their_history(
         assert await store.orders("luigis", status="PREPARING") == [
             replace(placed, status="PREPARING", updated_at=20.0)]
     with closing(sqlite3.connect(path)) as connection:
-        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 3
+        assert connection.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) == 4
         assert connection.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

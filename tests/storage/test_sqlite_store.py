@@ -71,7 +71,7 @@ def pragma(path: Path, name: str) -> object:
 async def test_open_creates_the_schema_at_the_latest_version_in_wal_mode(
     store: SQLiteStore,
 ) -> None:
-    assert pragma(store.path, "user_version") == len(MIGRATIONS) == 3
+    assert pragma(store.path, "user_version") == len(MIGRATIONS) == 4
     assert pragma(store.path, "journal_mode") == "wal"
     with closing(sqlite3.connect(store.path)) as connection:
         tables = {row[0] for row in connection.execute(
@@ -79,7 +79,7 @@ async def test_open_creates_the_schema_at_the_latest_version_in_wal_mode(
     assert tables == {"sessions", "orders", "drafts", "quarantine",
                       "inbox", "outbox", "identities", "message_status",
                       "order_events", "messages", "conversations", "restaurant_controls",
-                      "sold_out", "staff"}
+                      "sold_out", "staff", "console_sessions"}
 
 
 async def test_reopening_keeps_the_schema_and_data(store: SQLiteStore) -> None:
