@@ -35,6 +35,7 @@ from routes.staff.events import EventHub
 from routes.staff.hooks import ConversationHooks
 from routes.staff.metrics import METRICS, Metrics, TimedGraphClient, count_webhooks, serve_metrics
 from routes.staff.service import StaffService
+from routes.staff.shared_events import SharedEvents
 from routes.whatsapp.claims import ClaimedInbox, SharedControls, coordination_of, send_locks
 from routes.whatsapp.inbox import InboxProcessor
 from routes.whatsapp.locked_sender import LockedOutboxSender
@@ -194,6 +195,11 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
         live = app[LIVE_CONFIG]
         live.attach(dispatcher, inbox, app[WEBHOOK], hooks, app[staff_api.SERVICE],
                     listener=partial(metrics.attach, store))
+        # On a shared database every process's clients see every process's events.
+        shared = (None if coordination is None
+                  else SharedEvents(hub, coordination.events(), settings.clock))
+        if shared is not None:
+            await shared.start()
         await inbox.recover()
         sending = asyncio.create_task(sender.run(), name="outbox sender")
         upkeep = asyncio.create_task(maintain(settings.clock, store, inbox), name="upkeep")
@@ -208,6 +214,8 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
             await inbox.stop()
             await sender.stop()
             await sending
+            if shared is not None:
+                await shared.stop()
 
 
 def tune_gc() -> None:

@@ -32,7 +32,7 @@ order, by one process at a time:
   sender posts a customer's replies only while it holds that customer's
   session-level advisory lock, on a connection of its own that never has a
   transaction open (:mod:`storage.postgres_send_locks`).
-* **Sweeps** (:func:`exclusive`).  Retention pruning runs in one process
+* **Sweeps** (:func:`storage.postgres_prune.exclusive`).  Retention pruning runs in one process
   at a time, under ``pg_try_advisory_lock`` on the connection doing it;
   the others skip their turn.
 """
@@ -45,9 +45,8 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Final
 
-import asyncpg
-
-from storage.postgres_connect import Connection, Database, explain
+from storage.postgres_connect import Database, explain, listen
+from storage.postgres_events import EventLog
 from storage.postgres_records import INBOX_COLUMNS, inbox_from_row
 from storage.postgres_send_locks import SendLocks
 from storage.records import InboxRecord, SessionKey
@@ -55,9 +54,6 @@ from storage.records import InboxRecord, SessionKey
 logger = logging.getLogger(__name__)
 
 CHANNEL: Final = "orderbot_inbox"
-# Key class of the sweeps' two-integer advisory locks (storage.postgres_send_locks has
-# the send locks'; the commits take bigint ones on a conversation's hash).
-SWEEP_LOCK_CLASS: Final = 0x6F727377  # "orsw"
 CANDIDATES: Final = 4096  # customers with pending messages a claim looks at, oldest first
 
 CLAIM: Final = f"""
@@ -131,54 +127,11 @@ class Coordination:
         A lost connection is opened again after ``retry`` seconds (the
         workers poll meanwhile).
         """
-        while True:
-            lost = asyncio.Event()
-            connection: asyncpg.Connection[asyncpg.Record] | None = None
-            try:
-                connection = await self._database.connect_one()
-                connection.add_termination_listener(lambda _, lost=lost: lost.set())
-                await connection.add_listener(CHANNEL, lambda *_: wake())
-                wake()  # what arrived while not listening
-                await lost.wait()
-                logger.warning("lost the connection listening for new messages; polling")
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError,
-                    TimeoutError) as exc:
-                logger.warning("cannot listen for new messages (%s); polling", exc)
-            finally:
-                if connection is not None:
-                    with contextlib.suppress(Exception):
-                        await asyncio.shield(connection.close(timeout=2))
-            await asyncio.sleep(retry)
+        await listen(self._database, CHANNEL, wake, "new messages", retry)
 
     def send_locks(self) -> SendLocks:
         return SendLocks(self._database)
 
-
-@contextlib.asynccontextmanager
-async def exclusive(database: Database, name: int) -> AsyncIterator[Connection | None]:
-    """A pooled connection holding the sweep lock ``name``, or ``None`` if another has it."""
-    pool = database.pool()
-    try:
-        connection = await pool.acquire()
-    except Exception as exc:
-        raise explain("taking a sweep lock", exc) from exc
-    try:
-        try:
-            got = await connection.fetchval("SELECT pg_try_advisory_lock($1, $2)",
-                                            SWEEP_LOCK_CLASS, name)
-        except Exception as exc:
-            raise explain("taking a sweep lock", exc) from exc
-        try:
-            yield connection if got else None
-        finally:
-            if got:
-                try:
-                    await connection.fetchval("SELECT pg_advisory_unlock($1, $2)",
-                                              SWEEP_LOCK_CLASS, name)
-                except Exception:
-                    # The pool does not reset its connections: one that may still
-                    # hold the lock is closed, which releases it.
-                    connection.terminate()
-    finally:
-        with contextlib.suppress(Exception):
-            await pool.release(connection)
+    def events(self) -> EventLog:
+        """The live events every process on this database shares (storage.postgres_events)."""
+        return EventLog(self._database)

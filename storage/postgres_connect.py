@@ -19,7 +19,7 @@ A connection goes back to the pool without asyncpg's default reset (``UNLISTEN
 release, nine per message processed): an open transaction is still rolled
 back, and the store's pooled connections never ``LISTEN``, ``SET``, open a
 cursor, or keep a session-level advisory lock past their use (the one that
-takes one, :func:`storage.postgres_claims.exclusive`, closes the connection
+takes one, :func:`storage.postgres_prune.exclusive`, closes the connection
 when it cannot release it).
 
 :meth:`Database.transaction` runs a piece of work in one transaction on one
@@ -30,6 +30,9 @@ Errors come back as :mod:`storage.errors`: :func:`explain` decides which.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, TypeAlias, TypeVar
@@ -44,6 +47,8 @@ from storage.errors import (
     StorageError,
     StoreClosed,
 )
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 # What the pool lends (a proxy) or a connection of its own: either runs the store's SQL.
@@ -194,3 +199,30 @@ def explain(what: str, exc: BaseException) -> StorageError:
     if isinstance(exc, asyncpg.InterfaceError) and "is closed" in str(exc):
         return StoreClosed(f"{what}: the store was closed")
     return StorageError(f"{what} failed: {exc!r}")
+
+
+async def listen(database: Database, channel: str, wake: Callable[[], None], what: str,
+                 retry: float = 1.0) -> None:
+    """Call ``wake`` on every ``NOTIFY channel`` (and once listening); runs until cancelled.
+
+    On a connection of its own; a lost one is opened again after ``retry``
+    seconds, ``what`` naming the notifications in the warnings (the
+    listener's caller polls meanwhile).
+    """
+    while True:
+        lost = asyncio.Event()
+        connection: asyncpg.Connection[asyncpg.Record] | None = None
+        try:
+            connection = await database.connect_one()
+            connection.add_termination_listener(lambda _, lost=lost: lost.set())
+            await connection.add_listener(channel, lambda *_: wake())
+            wake()  # what arrived while not listening
+            await lost.wait()
+            logger.warning("lost the connection listening for %s; polling", what)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
+            logger.warning("cannot listen for %s (%s); polling", what, exc)
+        finally:
+            if connection is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.shield(connection.close(timeout=2))
+        await asyncio.sleep(retry)

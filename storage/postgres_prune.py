@@ -2,18 +2,22 @@
 
 Pruning walks a table in insertion order, a chunk per statement, and stops
 at the first chunk reaching rows written after the cut-off (as SQLite's
-does).  It runs under a sweep lock (:func:`storage.postgres_claims.exclusive`):
+does).  It runs under a sweep lock (:func:`exclusive`):
 while one process prunes a table, the others skip their turn.
 """
 
 from __future__ import annotations
 
+import contextlib
 import zlib
+from collections.abc import AsyncIterator
 from typing import Final
 
-from storage.postgres_claims import exclusive
-from storage.postgres_connect import Database, explain
+from storage.postgres_connect import Connection, Database, explain
 
+# Key class of the sweeps' two-integer advisory locks (storage.postgres_send_locks has
+# the send locks'; the commits take bigint ones on a conversation's hash).
+SWEEP_LOCK_CLASS: Final = 0x6F727377  # "orsw"
 PRUNE_CHUNK: Final = 2000
 
 INBOX_SCAN: Final = "SELECT seq, received_at FROM inbox WHERE seq > $1 ORDER BY seq LIMIT $2"
@@ -55,3 +59,33 @@ async def prune(database: Database, what: str, scan: str, delete: str, before: f
             if newest >= before:
                 return pruned
             after = upto
+
+
+@contextlib.asynccontextmanager
+async def exclusive(database: Database, name: int) -> AsyncIterator[Connection | None]:
+    """A pooled connection holding the sweep lock ``name``, or ``None`` if another has it."""
+    pool = database.pool()
+    try:
+        connection = await pool.acquire()
+    except Exception as exc:
+        raise explain("taking a sweep lock", exc) from exc
+    try:
+        try:
+            got = await connection.fetchval("SELECT pg_try_advisory_lock($1, $2)",
+                                            SWEEP_LOCK_CLASS, name)
+        except Exception as exc:
+            raise explain("taking a sweep lock", exc) from exc
+        try:
+            yield connection if got else None
+        finally:
+            if got:
+                try:
+                    await connection.fetchval("SELECT pg_advisory_unlock($1, $2)",
+                                              SWEEP_LOCK_CLASS, name)
+                except Exception:
+                    # The pool does not reset its connections: one that may still
+                    # hold the lock is closed, which releases it.
+                    connection.terminate()
+    finally:
+        with contextlib.suppress(Exception):
+            await pool.release(connection)

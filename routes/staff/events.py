@@ -2,12 +2,16 @@
 
 :meth:`EventHub.publish` is called only after the change it announces is
 committed. Each restaurant's events go to that restaurant's subscribers
-only. Ids are ``<boot>-<n>``: ``boot`` is random per process, ``n`` counts
-up. Each restaurant keeps its last ``capacity`` events, so a client
-reconnecting with ``Last-Event-ID`` gets what it missed; when that is gone
-(evicted, or the id is from another process life) it gets one ``reset``
-event instead, meaning "re-read everything", and live events after it.
-A client too slow to keep up is disconnected; it reconnects the same way.
+only. Ids are ``<boot>-<n>``: ``n`` counts up; ``boot`` names the sequence
+— random per process, or, when processes share a PostgreSQL database
+(:meth:`EventHub.share`, :mod:`routes.staff.shared_events`), the same in
+all of them, each event then numbered by the database and delivered by
+every process to its own clients. Each restaurant keeps its last
+``capacity`` events, so a client reconnecting with ``Last-Event-ID`` gets
+what it missed; when that is gone (evicted, from before this process
+started listening, or of another sequence) it gets one ``reset`` event
+instead, meaning "re-read everything", and live events after it. A client
+too slow to keep up is disconnected; it reconnects the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import asyncio
 import json
 import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -57,9 +62,11 @@ class EventHub:
         self.boot = boot or secrets.token_hex(4)
         self.capacity = capacity
         self._seq = 0
+        self._floor = 0  # ids below it are from before this process delivered any
         self._recent: dict[str, deque[Event]] = {}
         self._evicted: dict[str, int] = {}  # restaurant → seq of its newest evicted event
         self._subscribers: dict[str, set[Subscription]] = {}
+        self._outlet: Callable[[str, str, str], None] | None = None
 
     @property
     def last_id(self) -> str:
@@ -68,11 +75,22 @@ class EventHub:
     def subscribers(self, restaurant_id: str) -> int:
         return len(self._subscribers.get(restaurant_id, ()))
 
-    def publish(self, restaurant_id: str, kind: str, data: dict[str, Any]) -> Event:
-        """Announce ``kind`` (e.g. ``order.updated``) with ``data`` to the restaurant's clients."""
-        self._seq += 1
-        event = Event(self._seq, f"{self.boot}-{self._seq}", restaurant_id, kind,
-                      _ENCODER.encode(data))
+    def publish(self, restaurant_id: str, kind: str, data: dict[str, Any]) -> None:
+        """Announce ``kind`` (e.g. ``order.updated``) with ``data`` to the restaurant's clients.
+
+        Shared (:meth:`share`), the event reaches them once read back from
+        the database, with every process's.
+        """
+        text = _ENCODER.encode(data)
+        if self._outlet is not None:
+            self._outlet(restaurant_id, kind, text)
+            return
+        self.deliver(self._seq + 1, restaurant_id, kind, text)
+
+    def deliver(self, seq: int, restaurant_id: str, kind: str, data: str) -> None:
+        """Hand event number ``seq`` (above every earlier one) to the restaurant's clients."""
+        self._seq = seq
+        event = Event(seq, f"{self.boot}-{seq}", restaurant_id, kind, data)
         recent = self._recent.setdefault(restaurant_id, deque())
         recent.append(event)
         if len(recent) > self.capacity:
@@ -82,7 +100,20 @@ class EventHub:
                 subscription.queue.put_nowait(event)
             except asyncio.QueueFull:
                 self._drop(subscription)  # too slow: it reconnects and catches up
-        return event
+
+    def share(self, boot: str, seen: int, outlet: Callable[[str, str, str], None]) -> None:
+        """From now on ``publish`` hands ``(restaurant_id, kind, JSON text)`` to ``outlet``,
+        and events come back numbered by :meth:`deliver`, in the sequence ``boot``,
+        after ``seen``.
+
+        Clients connected before are ended (they reconnect and re-read), so
+        no client mixes ids of two sequences.
+        """
+        self.close()
+        self.boot, self._seq, self._floor = boot, seen, seen
+        self._recent.clear()
+        self._evicted.clear()
+        self._outlet = outlet
 
     def subscribe(self, restaurant_id: str, last_event_id: str | None) -> Subscription:
         """Register a client (synchronously: nothing published can fall in between)."""
@@ -90,7 +121,8 @@ class EventHub:
         reset = False
         if last_event_id:
             seq = self._seq_of(last_event_id)
-            if seq is None or seq < self._evicted.get(restaurant_id, 0):
+            if (seq is None or seq < self._floor
+                    or seq < self._evicted.get(restaurant_id, 0)):
                 reset = True
             else:
                 replay = [e for e in self._recent.get(restaurant_id, ()) if e.seq > seq]

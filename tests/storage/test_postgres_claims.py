@@ -18,9 +18,8 @@ import pytest
 import storage.postgres_send_locks as send_locks_module
 from storage.base import Changes, InboxRecord, SessionKey
 from storage.postgres import PostgresStore
-from storage.postgres_claims import exclusive
 from storage.postgres_connect import SERVER_SETTINGS
-from storage.postgres_prune import INBOX_SCAN
+from storage.postgres_prune import INBOX_SCAN, exclusive
 from tests.storage.postgres_server import PostgresServer, schema_for
 
 A, B, C = (SessionKey("luigis", f"4477001000{n}") for n in range(3))

@@ -1,0 +1,200 @@
+"""Live events shared through PostgreSQL (storage.postgres_events, routes.staff.shared_events).
+
+Two stores on one schema stand for two ``serve`` processes, each with its
+own :class:`EventHub` put on the shared log as ``serve`` does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from routes.staff.events import Event, EventHub, Subscription
+from routes.staff.shared_events import SEQUENCE, SharedEvents
+from storage.postgres import PostgresStore
+from storage.postgres_events import EventLog
+from tests.storage.postgres_server import PostgresServer, schema_for
+
+
+@pytest.fixture
+async def stores(postgres_server: PostgresServer, tmp_path: Path
+                 ) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
+    schema = schema_for(tmp_path)
+    first = PostgresStore(postgres_server.url, schema=schema)
+    second = PostgresStore(postgres_server.url, schema=schema)
+    await first.open()
+    await second.open()
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()
+
+
+def log_of(store: PostgresStore) -> EventLog:
+    return store.coordination().events()
+
+
+@pytest.fixture
+async def hubs(stores: tuple[PostgresStore, PostgresStore]
+               ) -> AsyncIterator[tuple[EventHub, EventHub]]:
+    """Two processes' hubs, on the shared log; polling slowed so that NOTIFY must wake them."""
+    one, two = EventHub(), EventHub()
+    shared = [SharedEvents(hub, log_of(store), poll=30.0)
+              for hub, store in zip((one, two), stores, strict=True)]
+    for each in shared:
+        await each.start()
+    try:
+        yield one, two
+    finally:
+        for each in shared:
+            await each.stop()
+
+
+async def received(subscription: Subscription, count: int) -> list[Event]:
+    async with asyncio.timeout(5):
+        return [event for _ in range(count)
+                if (event := await subscription.queue.get()) is not None]
+
+
+async def test_appended_events_read_back_in_order_from_either_process(
+        stores: tuple[PostgresStore, PostgresStore]) -> None:
+    one, two = (log_of(store) for store in stores)
+    assert await one.latest() == 0
+    await one.append([("luigis", "order.updated", '{"n":1}'),
+                      ("sakura", "controls.updated", '{"n":2}')], 100.0)
+    await two.append([("luigis", "message.created", '{"n":3}')], 101.0)
+    events = await two.after(0, 10)
+    assert [(e.restaurant_id, e.kind, json.loads(e.data)["n"]) for e in events] == [
+        ("luigis", "order.updated", 1), ("sakura", "controls.updated", 2),
+        ("luigis", "message.created", 3)]
+    ids = [e.id for e in events]
+    assert ids == sorted(ids) and await one.latest() == ids[-1]
+    assert [e.id for e in await one.after(ids[0], 1)] == [ids[1]]
+
+
+async def test_ids_follow_commit_order_when_appends_race(
+        stores: tuple[PostgresStore, PostgresStore]) -> None:
+    # Each append's ids are taken under a lock held to its commit: a reader
+    # that saw id n never finds a smaller one committed later.
+    one, two = (log_of(store) for store in stores)
+    seen: list[int] = []
+    stop = asyncio.Event()
+
+    async def read() -> None:
+        last = 0
+        while not stop.is_set():
+            for event in await one.after(last, 1000):
+                seen.append(event.id)
+                last = event.id
+
+    async def write(log: EventLog, name: str) -> None:
+        for n in range(60):
+            await log.append([("luigis", name, str(n))] * 3, float(n))
+
+    reader = asyncio.create_task(read())
+    await asyncio.gather(write(one, "a"), write(two, "b"), write(one, "c"), write(two, "d"))
+    stop.set()
+    await reader
+    everything = [e.id for e in await one.after(0, 10_000)]
+    assert len(everything) == 720
+    for event in await one.after(seen[-1] if seen else 0, 10_000):
+        seen.append(event.id)
+    assert seen == everything  # nothing skipped, nothing twice
+
+
+async def test_prune_drops_only_events_older_than_the_cut(
+        stores: tuple[PostgresStore, PostgresStore]) -> None:
+    log = log_of(stores[0])
+    await log.append([("luigis", "old", "{}")] * 3, 100.0)
+    await log.append([("luigis", "new", "{}")], 200.0)
+    assert await log.prune(150.0) == 3
+    assert [e.kind for e in await log.after(0, 10)] == ["new"]
+
+
+async def test_a_change_published_in_one_process_reaches_the_others_clients(
+        hubs: tuple[EventHub, EventHub]) -> None:
+    one, two = hubs
+    watching_two = two.subscribe("luigis", None)
+    watching_one = one.subscribe("luigis", None)
+    sakura = two.subscribe("sakura", None)
+    one.publish("luigis", "order.updated", {"reference": "LU-0001"})
+    one.publish("sakura", "controls.updated", {"bot_enabled": False})
+    two.publish("luigis", "message.created", {"customer": "447700900204"})
+    on_two = await received(watching_two, 2)
+    on_one = await received(watching_one, 2)
+    # Which process's append commits first is a race; both see the same order.
+    assert sorted((e.kind, e.data) for e in on_two) == [
+        ("message.created", '{"customer":"447700900204"}'),
+        ("order.updated", '{"reference":"LU-0001"}')]
+    assert [(e.id, e.kind, e.data) for e in on_one] == [(e.id, e.kind, e.data) for e in on_two]
+    assert all(e.id.startswith(f"{SEQUENCE}-") for e in on_two)
+    assert [e.kind for e in await received(sakura, 1)] == ["controls.updated"]
+    assert watching_two.queue.empty()  # Sakura's event went to Sakura's clients only
+
+
+async def test_a_client_reconnecting_to_another_process_gets_what_it_missed(
+        hubs: tuple[EventHub, EventHub]) -> None:
+    one, two = hubs
+    first = one.subscribe("luigis", None)
+    watching = two.subscribe("luigis", None)
+    two.publish("luigis", "order.updated", {"status": "PREPARING"})
+    [seen] = await received(first, 1)
+    one.unsubscribe(first)
+    two.publish("luigis", "order.updated", {"status": "OUT_FOR_DELIVERY"})
+    one.publish("luigis", "order.updated", {"status": "COMPLETED"})
+    await received(watching, 3)  # all of them reached the other process
+    back = two.subscribe("luigis", seen.id)
+    assert not back.reset
+    # Published by two processes at once: either may have been appended first.
+    assert sorted(json.loads(e.data)["status"] for e in back.replay) == [
+        "COMPLETED", "OUT_FOR_DELIVERY"]
+
+
+async def test_a_process_started_later_resets_clients_from_before_it(
+        stores: tuple[PostgresStore, PostgresStore]) -> None:
+    early = EventHub()
+    sharing = SharedEvents(early, log_of(stores[0]), poll=30.0)
+    await sharing.start()
+    try:
+        watching = early.subscribe("luigis", None)
+        early.publish("luigis", "order.updated", {"n": 1})
+        early.publish("luigis", "order.updated", {"n": 2})
+        first, second = await received(watching, 2)
+        late = EventHub()
+        late_sharing = SharedEvents(late, log_of(stores[1]), poll=30.0)
+        await late_sharing.start()
+        try:
+            # A client that missed the second event: the late process never
+            # saw it, so the client must re-read everything.
+            assert late.subscribe("luigis", first.id).reset
+            # One that saw it missed nothing the late process could give.
+            caught_up = late.subscribe("luigis", second.id)
+            assert (caught_up.reset, caught_up.replay) == (False, [])
+        finally:
+            await late_sharing.stop()
+    finally:
+        await sharing.stop()
+
+
+async def test_events_published_while_the_database_is_away_are_shared_when_it_is_back(
+        stores: tuple[PostgresStore, PostgresStore]) -> None:
+    hub = EventHub()
+    log = log_of(stores[0])
+    sharing = SharedEvents(hub, log, poll=0.05, retry=0.05)
+    await sharing.start()
+    try:
+        watching = hub.subscribe("luigis", None)
+        await stores[0].close()  # the pool is gone: appends and reads fail
+        hub.publish("luigis", "order.updated", {"n": 1})
+        await asyncio.sleep(0.3)
+        assert watching.queue.empty()
+        await stores[0].open()
+        [event] = await received(watching, 1)
+        assert json.loads(event.data) == {"n": 1}
+    finally:
+        await sharing.stop()
