@@ -1,0 +1,57 @@
+"""The staff side across several `bot.py serve` processes on one PostgreSQL database.
+
+Real processes (tests/test_instances.py's), a load balancer that is not
+sticky: a console's live events come from one instance while the changes
+are made through, or processed by, another.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from tests.fake_graph import FakeGraph
+from tests.routes.staff.support import ADMIN, ADMIN_TOKEN, event_of_kind
+from tests.storage.postgres_server import PostgresServer
+from tests.test_instances import deliver, instances, postgres  # noqa: F401 - a fixture
+from tests.whatsapp_support import notification, text_message
+
+pytestmark = pytest.mark.slow
+
+EVENTS = "/api/v1/restaurants/luigis/events"
+SWITCH = "/api/v1/restaurants/luigis/bot"
+CUSTOMER = "447700800999"
+
+
+async def test_a_console_on_one_instance_sees_what_the_others_commit(
+        postgres: PostgresServer, tmp_path: Path,  # noqa: F811 - the fixture
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ORDERBOT_ADMIN_TOKEN", ADMIN_TOKEN)
+    url = await postgres.new_database("staff")
+    async with FakeGraph() as graph, aiohttp.ClientSession() as http, \
+            instances(url, graph, http, 2, tmp_path) as (watched, other):
+        async with http.get(f"{watched.url}{EVENTS}", headers=ADMIN) as stream:
+            assert stream.status == 200
+            # A customer writes through the other instance; whichever claims it,
+            # the watched instance's client hears of it.
+            body = notification([text_message(CUSTOMER, "wamid.staff-1", "hi")])
+            await deliver(lambda: other, http, body)
+            assert (await event_of_kind(stream, "message.created")).data == {
+                "customer": CUSTOMER}
+            # A colleague turns the bot off on the other instance.
+            async with http.put(f"{other.url}{SWITCH}", json={"enabled": False},
+                                headers=ADMIN) as response:
+                assert response.status == 200
+            off = await event_of_kind(stream, "controls.updated")
+            assert off.data["bot_enabled"] is False and off.id is not None
+        # On again while this console is away; it reconnects through the other
+        # instance, which gives it what it missed rather than a reset.
+        async with http.put(f"{other.url}{SWITCH}", json={"enabled": True},
+                            headers=ADMIN) as response:
+            assert response.status == 200
+        async with http.get(f"{other.url}{EVENTS}",
+                            headers={**ADMIN, "Last-Event-ID": off.id}) as stream:
+            missed = await event_of_kind(stream, "controls.updated")
+        assert missed.data["bot_enabled"] is True
