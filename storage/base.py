@@ -26,6 +26,8 @@ Where things live:
   (the bot switch, sold-out items), :class:`~storage.staff.StaffDirectory` (staff
   tokens, as hashes); a commit writes the moves, log rows and conversation
   changes (``Changes.order_moves``, ``.log``, ``.conversation``);
+* :mod:`storage.console_sessions` — :class:`~storage.console_sessions.ConsoleSessionStorage`,
+  the staff console's sign-in sessions (by the hash of the cookie's id);
 * here — :class:`SessionStore`, all the roles at once, which the backends
   (:mod:`storage.memory`, :mod:`storage.sqlite`) implement and the rest of
   the bot is written against.  Every name this module exported before the
@@ -34,6 +36,7 @@ Where things live:
 
 from __future__ import annotations
 
+from storage.console_sessions import ConsoleSessionStorage
 from storage.mail import InboxStorage, OutboxStorage, StatusStorage
 from storage.records import (
     Changes,
@@ -52,6 +55,7 @@ from storage.staff import ConversationLog, OrderBoard, RestaurantControls, Staff
 
 __all__ = [
     "Changes",
+    "ConsoleSessionStorage",
     "ConversationLog",
     "DraftRecord",
     "InboxRecord",
@@ -77,7 +81,8 @@ __all__ = [
 
 class SessionStore(UnitOfWork, SessionStorage, RecordStorage,
                    InboxStorage, OutboxStorage, StatusStorage,
-                   OrderBoard, ConversationLog, RestaurantControls, StaffDirectory):
+                   OrderBoard, ConversationLog, RestaurantControls, StaffDirectory,
+                   ConsoleSessionStorage):
     """A durable home for conversations and what they produce: every role at once.
 
     Adds nothing to the roles it combines; see each for shapes, units and

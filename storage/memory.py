@@ -1,7 +1,8 @@
 """A :class:`SessionStore` in plain dicts (tests, ``--db :memory:``): nothing survives
 the process.
 
-The restaurant's side (:mod:`storage.staff`) is in :mod:`storage.memory_staff`.
+The restaurant's side (:mod:`storage.staff`) is in :mod:`storage.memory_staff`, the
+console's sign-in sessions in :mod:`storage.memory_console`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from storage.codec import check_snapshot_size
 from storage.conversation_move import check_keys
 from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
 from storage.mail import SentMark
+from storage.memory_console import MemoryConsoleSessions
 from storage.memory_staff import MemoryRestaurantSide, StoredOrder, StoredStatus
 
 
@@ -42,7 +44,7 @@ class _InboxEntry:
     processed_at: float | None
 
 
-class MemoryStore(MemoryRestaurantSide, SessionStore):
+class MemoryStore(MemoryConsoleSessions, MemoryRestaurantSide, SessionStore):
     """Keeps everything in dicts; same semantics as :class:`storage.sqlite.SQLiteStore`."""
 
     def __init__(self) -> None:

@@ -23,7 +23,8 @@ in one process (ids come from the database's sequences):
 Within one process, writes that share a conversation, an inbox message, an
 order or a restaurant's controls run in call order (:mod:`storage.postgres_order`);
 the others run side by side on the pool's connections.  Reads are single
-queries (:mod:`storage.postgres_read`, :mod:`storage.postgres_staff`).
+queries (:mod:`storage.postgres_read`, :mod:`storage.postgres_staff`);
+the console's sign-in sessions are :mod:`storage.postgres_console`.
 Connections, their settings and errors: :mod:`storage.postgres_connect`;
 the schema and ``bot.py db migrate``: :mod:`storage.postgres_schema`.
 
@@ -49,6 +50,7 @@ from storage.postgres_claims import Coordination
 from storage.postgres_coalesce import Coalescer
 from storage.postgres_commit import check_changes
 from storage.postgres_connect import Connection, Database, refused
+from storage.postgres_console import PostgresConsoleSessions
 from storage.postgres_group import write_group
 from storage.postgres_many import ManyAtOnce
 from storage.postgres_move import move_work
@@ -77,7 +79,7 @@ WHERE id = $1 AND state = 'pending'"""
 OUTBOX_FAILED: Final = """
 UPDATE outbox SET state = 'failed', attempts = attempts + 1, error = $2, finished_at = $3
 WHERE id = $1 AND state = 'pending'"""
-class PostgresStore(PostgresRestaurantSide, SessionStore):
+class PostgresStore(PostgresConsoleSessions, PostgresRestaurantSide, SessionStore):
     """Conversations in the PostgreSQL database at ``url``; see the module docstring.
 
     ``schema`` (lower-case letters, digits, ``_``) keeps the tables in that

@@ -7,7 +7,8 @@ restaurant's controls — becomes a unit of operations for the one
 of many concurrent callers in one transaction (one fsync).  The file format
 and the statements live in :mod:`storage.sqlite_schema` (the restaurant's
 side's in :mod:`storage.sqlite_staff`, its roles in
-:mod:`storage.sqlite_staff_read`).  Reads use a second, read-only
+:mod:`storage.sqlite_staff_read`; the console's sign-in sessions in
+:mod:`storage.sqlite_console`).  Reads use a second, read-only
 connection and never wait for the writer; they are in :mod:`storage.sqlite_read`.
 
 Only one process commits conversations to a file — ``serve`` and ``chat``
@@ -31,6 +32,7 @@ import aiosqlite
 from storage.base import Changes, InboxRecord, OutboxRecord, SessionKey, SessionStore
 from storage.errors import AlreadyProcessed, DuplicateOrderReference, StorageError, StoreClosed
 from storage.mail import SentMark
+from storage.sqlite_console import SQLiteConsoleSessions
 from storage.sqlite_gate import GateFlagsCache
 from storage.sqlite_move import move_conversation
 from storage.sqlite_prune import INBOX_PRUNER, OUTBOX_PRUNER
@@ -60,7 +62,7 @@ from storage.staff import GateFlags
 __all__ = ["MIGRATIONS", "SQLiteStore"]
 
 
-class SQLiteStore(SQLiteRestaurantSide, SessionStore):
+class SQLiteStore(SQLiteRestaurantSide, SQLiteConsoleSessions, SessionStore):
     """Conversations in the SQLite file at ``path``; see the module docstring.
 
     ``commit_batches`` counts the physical transactions the writer committed

@@ -22,6 +22,7 @@ from storage.base import (
 )
 from storage.codec import check_snapshot_size
 from storage.console_sessions import CONSOLE_SESSIONS_INDEX, CONSOLE_SESSIONS_TABLE
+from storage.sqlite_console import CONSOLE_STATEMENTS
 from storage.sqlite_staff import (
     CONTROL_STATEMENTS,
     LOG_STATEMENTS,
@@ -133,7 +134,7 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
             PRIMARY KEY (restaurant_id, name)) WITHOUT ROWID""",
     ),
     (
-        # The console's sign-in sessions (storage.roles.ConsoleSessionStorage),
+        # The console's sign-in sessions (storage.console_sessions.ConsoleSessionStorage),
         # kept across restarts: by the SHA-256 of the cookie's id, never the id.
         CONSOLE_SESSIONS_TABLE.format(key="TEXT NOT NULL", time="REAL NOT NULL")
         + " WITHOUT ROWID",
@@ -209,7 +210,7 @@ STATEMENT_ORDER: Final = (
     QUARANTINE_SESSION, DELETE_SESSION, UPSERT_SESSION, INSERT_ORDER, *ORDER_STATEMENTS,
     INSERT_DRAFT, INSERT_INBOX, UPSERT_IDENTITY, MARK_PROCESSED, INSERT_OUTBOX,
     *LOG_STATEMENTS, OUTBOX_SENT, OUTBOX_RETRY, OUTBOX_FAILED, UPSERT_STATUS,
-    *CONTROL_STATEMENTS,
+    *CONTROL_STATEMENTS, *CONSOLE_STATEMENTS,
 )
 
 # Lookups the writer runs inside its transaction before it writes (see

@@ -7,12 +7,13 @@ import pytest
 
 import storage.base
 from storage.base import SessionStore
+from storage.console_sessions import ConsoleSessionStorage
 from storage.mail import InboxStorage, OutboxStorage, StatusStorage
 from storage.roles import RecordStorage, SessionStorage, UnitOfWork
 from storage.staff import ConversationLog, OrderBoard, RestaurantControls, StaffDirectory
 
 ROLES = (UnitOfWork, SessionStorage, RecordStorage, InboxStorage, OutboxStorage, StatusStorage,
-         OrderBoard, ConversationLog, RestaurantControls, StaffDirectory)
+         OrderBoard, ConversationLog, RestaurantControls, StaffDirectory, ConsoleSessionStorage)
 
 
 def test_the_composite_is_the_roles_and_nothing_more() -> None:
