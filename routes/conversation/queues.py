@@ -80,10 +80,14 @@ class CustomerQueues(Generic[JobT]):
         self._start_ready()
 
     async def drain(self) -> None:
-        """Wait until every submitted job is done, including one held for a retry."""
+        """Wait until every submitted job is done, including one held for a retry.
+
+        Cancelling the wait leaves the jobs running (``asyncio.wait``, not
+        ``gather``, which would cancel them).
+        """
         while self._tasks or (not self._stopping and (self._running or self._waiting)):
             if self._tasks:
-                await asyncio.gather(*list(self._tasks), return_exceptions=True)
+                await asyncio.wait(list(self._tasks))
                 await asyncio.sleep(0)  # let done callbacks start what was waiting
             else:
                 await asyncio.sleep(0.01)  # a customer held for a retry backoff
@@ -92,7 +96,7 @@ class CustomerQueues(Generic[JobT]):
         """Finish the jobs running now and start no more; the rest stay unstarted."""
         self._stopping = True
         while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await asyncio.wait(list(self._tasks))
 
     def _start_ready(self) -> None:
         """Start workers for the ready customers, up to ``concurrency`` running."""
@@ -141,7 +145,13 @@ class CustomerQueues(Generic[JobT]):
                 logger.exception("a queued job raised; counted as done")
                 done = True
             except BaseException:
-                self._release(customer)
+                # Cancelled mid-run (the loop is shutting down): not done, so
+                # first again when the queue is next worked (no worker is started
+                # now, in a loop that may be closing); a commit it made is then
+                # refused as already processed.
+                self._waiting.setdefault(customer, deque()).appendleft(job)
+                self._failures.pop(customer, None)
+                self._requeue(customer)
                 raise
             finally:
                 self._working -= 1

@@ -136,3 +136,46 @@ async def test_a_worker_cancelled_before_it_started_does_not_stop_the_queue() ->
     queues.submit(("b", 1))
     await asyncio.wait_for(queues.drain(), 2)
     assert jobs.started == [("a", 1), ("b", 1)]  # a's job was still waiting, not lost
+
+
+async def test_cancelling_a_drain_leaves_the_running_jobs_running() -> None:
+    jobs = Jobs()
+    queues = queues_for(jobs, concurrency=2)
+    for customer in "ab":
+        queues.submit((customer, 1))
+    await settle()
+    waiting = asyncio.create_task(queues.drain())
+    await settle()
+    waiting.cancel()
+    await settle()
+    assert jobs.running == {("a", 1), ("b", 1)}  # not cancelled with the wait
+    jobs.open_all()
+    await asyncio.wait_for(queues.drain(), 2)
+    assert sorted(jobs.started) == [("a", 1), ("b", 1)] and len(queues) == 0
+
+
+async def test_a_job_cancelled_mid_run_is_first_again_not_lost() -> None:
+    started: list[int] = []
+
+    async def run(n: int) -> bool:
+        started.append(n)
+        if started.count(1) == 1 and n == 1:
+            return False  # its commit failed: held for a retry
+        if started.count(1) == 2 and n == 1:
+            await asyncio.Event().wait()  # the retry runs until cancelled
+        return True
+
+    queues: CustomerQueues[int] = CustomerQueues(
+        run, lambda n: "a", concurrency=1, retry=Backoff(first=0.01, cap=0.01, jitter=0.0))
+    queues.submit(1)
+    queues.submit(2)
+    await asyncio.sleep(0.05)
+    assert started == [1, 1]
+    for task in list(queues._tasks):
+        task.cancel()  # the loop shutting down, say
+    await settle()
+    assert not queues._tasks
+    assert queues._failures == {}  # no stale count to lengthen a later backoff
+    queues.submit(3)
+    await asyncio.wait_for(queues.drain(), 2)
+    assert started == [1, 1, 1, 2, 3]  # 1 ran again, before the rest
