@@ -9,11 +9,18 @@ makes a missing server an error rather than a silent skip.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import pytest
 
-from tests.storage.postgres_server import REQUIRE_ENV, PostgresServer, find_binaries
+from storage.postgres import PostgresStore
+from tests.storage.postgres_server import (
+    REQUIRE_ENV,
+    PostgresServer,
+    find_binaries,
+    schema_for,
+)
 
 
 @pytest.fixture(scope="session")
@@ -31,3 +38,19 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def stores(postgres_server: PostgresServer, tmp_path: Path
+                 ) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
+    """Two stores on one fresh schema: two processes sharing a database."""
+    schema = schema_for(tmp_path)
+    first = PostgresStore(postgres_server.url, schema=schema)
+    second = PostgresStore(postgres_server.url, schema=schema)
+    await first.open()
+    await second.open()
+    try:
+        yield first, second
+    finally:
+        await first.close()
+        await second.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import time
 import zlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -29,21 +28,6 @@ def record(key: SessionKey, message_id: str, at: float) -> InboxRecord:
     return InboxRecord(message_id=message_id, key=key, phone_number_id="109876543210001",
                        wa_id=key.customer_id, user_id=None, sent_at=int(at),
                        received_at=at, payload=b"\x90")
-
-
-@pytest.fixture
-async def stores(postgres_server: PostgresServer, tmp_path: Path
-                 ) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
-    schema = schema_for(tmp_path)
-    first = PostgresStore(postgres_server.url, schema=schema)
-    second = PostgresStore(postgres_server.url, schema=schema)
-    await first.open()
-    await second.open()
-    try:
-        yield first, second
-    finally:
-        await first.close()
-        await second.close()
 
 
 async def accept(store: PostgresStore, *records: InboxRecord) -> None:

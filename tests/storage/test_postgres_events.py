@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -17,22 +16,6 @@ from routes.staff.events import Event, EventHub, Subscription
 from routes.staff.shared_events import SEQUENCE, SharedEvents
 from storage.postgres import PostgresStore
 from storage.postgres_events import EventLog
-from tests.storage.postgres_server import PostgresServer, schema_for
-
-
-@pytest.fixture
-async def stores(postgres_server: PostgresServer, tmp_path: Path
-                 ) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
-    schema = schema_for(tmp_path)
-    first = PostgresStore(postgres_server.url, schema=schema)
-    second = PostgresStore(postgres_server.url, schema=schema)
-    await first.open()
-    await second.open()
-    try:
-        yield first, second
-    finally:
-        await first.close()
-        await second.close()
 
 
 def log_of(store: PostgresStore) -> EventLog:
