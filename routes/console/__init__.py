@@ -3,7 +3,8 @@
 Server-rendered with Jinja2 (autoescaping on) from ``templates/``, with one
 plain script and one stylesheet from ``static/`` (no build step, nothing
 loaded from another host, a strict Content-Security-Policy). Staff sign in
-with their token (:mod:`.sessions`, :mod:`.actions`); every change goes
+with their token (:mod:`.sessions`, kept in the store so any instance
+serves any request; :mod:`.actions`); every change goes
 through the same :class:`~routes.staff.service.StaffService` as the JSON API
 and every page follows the restaurant's live events. Modules: :mod:`.guard`
 (session, origin and CSRF checks, headers), :mod:`.pages` (the ``GET`` pages
@@ -13,6 +14,7 @@ and their JSON), :mod:`.actions` (the ``POST`` writes), :mod:`.present`
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp_jinja2
@@ -22,6 +24,7 @@ from aiohttp import web
 from routes.console import actions, pages
 from routes.console.guard import BOOK, PREFIX, security_headers
 from routes.console.sessions import SessionBook
+from routes.staff.api import SERVICE
 
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
@@ -32,7 +35,7 @@ def add_console(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                autoescape=True, undefined=jinja2.StrictUndefined)
     env.policies["json.dumps_kwargs"] = {"ensure_ascii": True}
-    app[BOOK] = SessionBook()
+    app.cleanup_ctx.append(_sessions)
     app.on_response_prepare.append(security_headers)
     router = app.router
     router.add_static(f"{PREFIX}/static", STATIC, name="console-static", append_version=True)
@@ -58,3 +61,15 @@ def add_console(app: web.Application) -> None:
     router.add_get(f"{PREFIX}/data/orders/{{reference}}", pages.order_data)
     router.add_get(f"{PREFIX}/data/conversations", pages.conversations_data)
     router.add_get(f"{PREFIX}/data/conversations/{{customer}}", pages.thread_data)
+
+
+async def _sessions(app: web.Application) -> AsyncIterator[None]:
+    """The sessions' book, on the store and clock of the staff service.
+
+    A cleanup context added after the app's own (routes.app), so the store is
+    open and the service made by then; until it runs, console requests get
+    ``503 starting``.
+    """
+    service = app[SERVICE]
+    app[BOOK] = SessionBook(service.store, service.clock)
+    yield

@@ -1,12 +1,13 @@
 """The console's writes (``POST``): sign in and out, pick a restaurant, and the staff operations.
 
 Signing in checks the token exactly as the API does (the admin token in
-constant time, a staff token by its hash) and opens a server-side session
-(:mod:`routes.console.sessions`); a wrong token is ``401`` with the form
-again. Every other write goes through :func:`~routes.console.guard.action`
-(origin, session, CSRF) and then the same :class:`~routes.staff.service.StaffService`
-operation the API calls, under the signed-in name: one durable commit each,
-the customer told through the outbox, the change announced on the events.
+constant time, a staff token by its hash) and opens a session in the store
+(:mod:`routes.console.sessions`), which every instance then recognises; a
+wrong token is ``401`` with the form again. Every other write goes through
+:func:`~routes.console.guard.action` (origin, session, CSRF) and then the
+same :class:`~routes.staff.service.StaffService` operation the API calls,
+under the signed-in name: one durable commit each, the customer told
+through the outbox, the change announced on the events.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from aiohttp import web
 from fsm.order_lifecycle import OrderStatus
 from routes.console.guard import BOOK, LOGIN, PICK, PREFIX, Visit, action, same_origin, see_other
 from routes.console.pages import order_card, render
-from routes.console.sessions import COOKIE, clear_cookie, set_cookie
-from routes.staff.api import AUTHENTICATOR, SERVICE
+from routes.console.sessions import clear_cookie, set_cookie
+from routes.staff.api import AUTHENTICATOR
 from routes.staff.auth import hash_token
 from routes.staff.bodies import TEXT_MAX
 from routes.staff.service import Invalid, NotFound
@@ -32,24 +33,25 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
     """``POST /console/login`` with the form field ``token``."""
     if not same_origin(request):
         return web.json_response({"error": "cross-origin request refused"}, status=403)
-    if SERVICE not in request.app:
+    if BOOK not in request.app:
         return web.Response(status=503, text="starting")
     form = await request.post()
     raw = form.get("token")
     token = raw.strip() if isinstance(raw, str) else ""
     principal = await request.app[AUTHENTICATOR].principal(f"Bearer {token}") if token else None
     if principal is None:
-        return render(None, request, "login.html", status=401, page="login",
-                      error="That token is not valid. Check it and try again.")
+        return await render(None, request, "login.html", status=401, page="login",
+                            error="That token is not valid. Check it and try again.")
     is_staff = principal.restaurant_id is not None
-    session_id, _ = request.app[BOOK].open(principal, hash_token(token) if is_staff else None)
+    session_id, _ = await request.app[BOOK].open(principal,
+                                                 hash_token(token) if is_staff else None)
     response = see_other(PREFIX if is_staff else PICK)
     set_cookie(response, request, session_id)
     return response
 
 
 async def _sign_out(visit: Visit, form: dict[str, str]) -> web.StreamResponse:
-    visit.request.app[BOOK].close(visit.request.cookies.get(COOKIE))
+    await visit.request.app[BOOK].close(visit.session)
     response = see_other(LOGIN)
     clear_cookie(response, visit.request)
     return response
@@ -63,7 +65,8 @@ async def _pick(visit: Visit, form: dict[str, str]) -> web.StreamResponse:
     if not visit.session.principal.may_act_for(rid) or \
             visit.service.config.restaurant(rid) is None:
         raise NotFound(rid)
-    visit.session.restaurant_id = rid
+    if not await visit.request.app[BOOK].pick(visit.session, rid):
+        return see_other(LOGIN)  # signed out meanwhile, from another tab or instance
     return see_other(PREFIX)
 
 

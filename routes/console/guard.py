@@ -6,11 +6,13 @@ answer ``401``), and an admin who has not picked a restaurant is sent to
 the picker. :func:`action` wraps a ``POST``: the request's ``Origin`` (or,
 without one, its ``Referer``) must name this host, else ``403`` before
 anything else is looked at; then the session, then the session's CSRF token
-(form field ``csrf`` or header ``X-CSRF-Token``, ``403`` when wrong). An
+(form field ``csrf`` or header ``X-CSRF-Token``, ``403`` when wrong; derived
+from the session id, :func:`~routes.console.sessions.csrf_token`). An
 action answers JSON when asked for it (``Accept: application/json``, as the
 page's script does) and otherwise redirects back (``303``), with the error
-shown once on the next page. Every ``/console`` response carries a strict
-Content-Security-Policy (:func:`security_headers`).
+shown once on the next page (kept with the session in the store, so it is
+shown whichever instance serves that page). Every ``/console`` response
+carries a strict Content-Security-Policy (:func:`security_headers`).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from routes.console.sessions import COOKIE, ConsoleSession, SessionBook, still_valid
-from routes.staff.api import SERVICE
+from routes.staff.api import AUTHENTICATOR, SERVICE
 from routes.staff.service import Conflict, Invalid, NotFound, StaffService
 
 BOOK: Final = web.AppKey("console_sessions", SessionBook)
@@ -79,22 +81,23 @@ def same_origin(request: web.Request) -> bool:
 
 
 async def current_session(request: web.Request) -> ConsoleSession | None:
-    """The request's live session: its cookie known here and, for staff, not revoked."""
-    if SERVICE not in request.app:
+    """The request's live session: its cookie's session stored, not idle too long, and its
+    principal still able to act (a staff token not revoked); one that cannot is deleted."""
+    if BOOK not in request.app:
         return None
     book = request.app[BOOK]
-    session_id = request.cookies.get(COOKIE)
-    session = book.find(session_id)
+    session = await book.find(request.cookies.get(COOKIE))
     if session is None:
         return None
-    if not await still_valid(session, request.app[SERVICE].store):
-        book.close(session_id)
+    if not await still_valid(session, request.app[SERVICE].store,
+                             admin_enabled=request.app[AUTHENTICATOR].admin_enabled):
+        await book.close(session)
         return None
     return session
 
 
 def _signed_out(request: web.Request) -> web.StreamResponse:
-    if SERVICE not in request.app:
+    if BOOK not in request.app:
         return web.Response(status=503, text="starting")
     if request.method != "GET" or request.path.startswith((f"{PREFIX}/data", f"{PREFIX}/events")):
         return web.json_response({"error": "sign in first"}, status=401)
@@ -141,11 +144,11 @@ def action(handle: Callable[[Visit, dict[str, str]], Awaitable[Any]], back: Call
         try:
             result = await handle(visit, form)
         except NotFound:
-            return _failed(visit, back, 404, "not found")
+            return await _failed(visit, back, 404, "not found")
         except Invalid as exc:
-            return _failed(visit, back, 400, str(exc), field=exc.field)
+            return await _failed(visit, back, 400, str(exc), field=exc.field)
         except Conflict as exc:
-            return _failed(visit, back, 409, str(exc))
+            return await _failed(visit, back, 409, str(exc))
         if isinstance(result, web.StreamResponse):
             return result
         if wants_json(request):
@@ -154,11 +157,11 @@ def action(handle: Callable[[Visit, dict[str, str]], Awaitable[Any]], back: Call
     return run
 
 
-def _failed(visit: Visit, back: Callable[[Visit], str], status: int, message: str,
-            **extra: str) -> web.StreamResponse:
+async def _failed(visit: Visit, back: Callable[[Visit], str], status: int, message: str,
+                  **extra: str) -> web.StreamResponse:
     if wants_json(visit.request):
         return web.json_response({"error": message, **extra}, status=status)
-    visit.session.flash = message
+    await visit.request.app[BOOK].set_flash(visit.session, message)
     return see_other(back(visit))
 
 

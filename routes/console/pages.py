@@ -16,7 +16,7 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from fsm.order_lifecycle import OrderStatus
-from routes.console.guard import Visit, current_session, page, see_other
+from routes.console.guard import BOOK, Visit, current_session, page, see_other
 from routes.console.present import (
     COLUMNS,
     STATUS_LABELS,
@@ -26,7 +26,7 @@ from routes.console.present import (
     message_view,
     order_view,
 )
-from routes.staff.api import EVENTS, SERVICE
+from routes.staff.api import EVENTS
 from routes.staff.events import stream
 from storage.base import SessionKey
 from storage.records import OrderRecord
@@ -36,16 +36,19 @@ CLOSED_LIMIT = 10   # the most recent completed / cancelled
 THREAD_LIMIT = 100  # the last messages of a thread
 
 
-def render(visit: Visit | None, request: web.Request, template: str, status: int = 200,
-           **context: Any) -> web.Response:
-    """A template with what every page needs: the session's CSRF token, restaurant, flash."""
+async def render(visit: Visit | None, request: web.Request, template: str, status: int = 200,
+                 **context: Any) -> web.Response:
+    """A template with what every page needs: the session's CSRF token, restaurant, flash.
+
+    The flash (the error of the last form post) is taken: shown on this page only.
+    """
     if visit is not None:
         session = visit.session
         restaurant = visit.service.config.restaurant(session.restaurant_id or "")
         context.update(csrf=session.csrf, who=session.principal.name,
                        since=request.app[EVENTS].last_id,
                        is_admin=session.is_admin, restaurant=restaurant,
-                       flash=session.take_flash())
+                       flash=await request.app[BOOK].take_flash(session))
     response = aiohttp_jinja2.render_template(template, request, context, status=status)
     return response
 
@@ -72,15 +75,15 @@ async def _board_columns(visit: Visit) -> list[dict[str, Any]]:
 
 @page
 async def board(visit: Visit) -> web.StreamResponse:
-    return render(visit, visit.request, "board.html", page="board",
-                  columns=await _board_columns(visit))
+    return await render(visit, visit.request, "board.html", page="board",
+                        columns=await _board_columns(visit))
 
 
 @page
 async def order_page(visit: Visit) -> web.StreamResponse:
     order = await visit.service.order(visit.restaurant_id, visit.arg("reference"))
-    return render(visit, visit.request, "order.html", page="order",
-                  order=await order_card(visit, order, with_history=True))
+    return await render(visit, visit.request, "order.html", page="order",
+                        order=await order_card(visit, order, with_history=True))
 
 
 @page
@@ -96,8 +99,8 @@ async def _conversations(visit: Visit) -> list[dict[str, Any]]:
 
 @page
 async def conversations_page(visit: Visit) -> web.StreamResponse:
-    return render(visit, visit.request, "conversations.html", page="conversations",
-                  conversations=await _conversations(visit))
+    return await render(visit, visit.request, "conversations.html", page="conversations",
+                        conversations=await _conversations(visit))
 
 
 @page
@@ -114,7 +117,8 @@ async def _thread(visit: Visit) -> dict[str, Any]:
 
 @page
 async def thread_page(visit: Visit) -> web.StreamResponse:
-    return render(visit, visit.request, "thread.html", page="thread", **await _thread(visit))
+    return await render(visit, visit.request, "thread.html", page="thread",
+                        **await _thread(visit))
 
 
 @page
@@ -126,9 +130,9 @@ async def thread_data(visit: Visit) -> web.StreamResponse:
 async def controls_page(visit: Visit) -> web.StreamResponse:
     restaurant = visit.service.restaurant(visit.restaurant_id)
     controls = await visit.service.controls.get(restaurant.id)
-    return render(visit, visit.request, "controls.html", page="controls",
-                  bot_enabled=controls.bot_enabled, away_message=restaurant.away_message,
-                  categories=menu_view(restaurant, controls.sold_out))
+    return await render(visit, visit.request, "controls.html", page="controls",
+                        bot_enabled=controls.bot_enabled, away_message=restaurant.away_message,
+                        categories=menu_view(restaurant, controls.sold_out))
 
 
 async def _events(visit: Visit) -> web.StreamResponse:
@@ -150,13 +154,13 @@ events = page(_events)
 async def _pick(visit: Visit) -> web.StreamResponse:
     principal = visit.session.principal
     choices = [r for r in visit.service.config.restaurants if principal.may_act_for(r.id)]
-    return render(visit, visit.request, "pick.html", page="pick", choices=choices)
+    return await render(visit, visit.request, "pick.html", page="pick", choices=choices)
 
 
 pick_page = page(_pick, needs_restaurant=False)
 
 
 async def login_page(request: web.Request) -> web.StreamResponse:
-    if SERVICE in request.app and await current_session(request) is not None:
+    if await current_session(request) is not None:
         return see_other("/console")
-    return render(None, request, "login.html", page="login", error=None)
+    return await render(None, request, "login.html", page="login", error=None)

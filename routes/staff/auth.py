@@ -67,6 +67,11 @@ class Authenticator:
     def __repr__(self) -> str:
         return f"Authenticator(admin_token={'set' if self._admin else 'unset'})"
 
+    @property
+    def admin_enabled(self) -> bool:
+        """Whether an admin token is configured (``ORDERBOT_ADMIN_TOKEN``)."""
+        return self._admin is not None
+
     async def principal(self, authorization: str | None) -> Principal | None:
         """Who the header names; ``None`` when it is missing or matches no token."""
         token = bearer_token(authorization)

@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
+from routes.console.sessions import IDLE_SECONDS as CONSOLE_IDLE_SECONDS
 from routes.whatsapp.inbox import InboxProcessor
 from storage.base import SessionStore
 from storage.errors import StorageError
@@ -27,7 +28,8 @@ async def maintain(clock: Callable[[], float], store: SessionStore, inbox: Inbox
     ``interval`` ago and still pending (their commit failed). Once an hour,
     starting now, inbox ids past Meta's redelivery window and replies
     finished more than 30 days ago are pruned, in small chunks so that
-    commits go on meanwhile.
+    commits go on meanwhile, and so are the staff console's sign-in
+    sessions idle for longer than their limit (12 h).
     """
     next_prune = 0.0
     while True:
@@ -39,6 +41,9 @@ async def maintain(clock: Callable[[], float], store: SessionStore, inbox: Inbox
                 if ids or replies:
                     logger.info("pruned %d inbox ids and %d sent replies past retention",
                                 ids, replies)
+                signed_in = await store.prune_console_sessions(now - CONSOLE_IDLE_SECONDS)
+                if signed_in:
+                    logger.info("pruned %d idle console sessions", signed_in)
                 next_prune = now + PRUNE_INTERVAL_SECONDS
             await inbox.sweep(received_before=now - interval)
         except StorageError as exc:

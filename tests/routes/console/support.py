@@ -1,14 +1,18 @@
-"""Console test support: sign in through the form, the CSRF token of a page, writes."""
+"""Console test support: sign in through the form, the CSRF token of a page, writes, the rows."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import re
-from typing import Final
+import sqlite3
+from typing import Any, Final
 
 from aiohttp import ClientResponse
 
+from routes.app import STORE
+from storage.sqlite import SQLiteStore
 from tests.routes.staff.support import ADMIN_TOKEN, LUIGIS_NUMBER
 from tests.whatsapp_support import Client, post, settle, text_message
 
@@ -27,6 +31,14 @@ async def sign_in(client: Client, token: str = ADMIN_TOKEN) -> ClientResponse:
                            headers={"Origin": origin(client)}) as response:
         await response.read()
         return response
+
+
+def stored_sessions(client: Client) -> list[tuple[Any, ...]]:
+    """Every row of ``console_sessions`` in the app's SQLite file, as SQLite returns them."""
+    store = client.app[STORE]
+    assert isinstance(store, SQLiteStore)
+    with contextlib.closing(sqlite3.connect(f"file:{store.path}?mode=ro", uri=True)) as db:
+        return db.execute("SELECT * FROM console_sessions").fetchall()
 
 
 async def page(client: Client, path: str = "/console") -> tuple[int, str]:

@@ -5,9 +5,15 @@ from __future__ import annotations
 from http.cookies import SimpleCookie
 
 from routes.app import STORE
-from routes.console.guard import BOOK
 from routes.console.sessions import COOKIE
-from tests.routes.console.support import csrf_token, origin, page, sign_in, write
+from tests.routes.console.support import (
+    csrf_token,
+    origin,
+    page,
+    sign_in,
+    stored_sessions,
+    write,
+)
 from tests.routes.staff.support import ADMIN_TOKEN, staff_token
 from tests.whatsapp_support import Client
 
@@ -22,7 +28,7 @@ async def test_a_wrong_token_is_refused_with_the_form_again_and_no_session(clien
     response = await sign_in(client, "not-a-token")
     assert response.status == 401
     assert "Set-Cookie" not in response.headers
-    assert len(client.app[BOOK]) == 0
+    assert stored_sessions(client) == []
     status, html = await page(client, "/console")
     assert (status, html) == (303, "")
     async with client.post("/console/login", data={"token": "not-a-token"},
@@ -74,7 +80,7 @@ async def test_signing_out_drops_the_session_and_clears_the_cookie(client: Clien
     csrf = await csrf_token(client, "/console/restaurants")
     status, _ = await write(client, "/console/logout", {}, csrf)
     assert status == 303
-    assert len(client.app[BOOK]) == 0
+    assert stored_sessions(client) == []
     cleared = [c for c in client.session.cookie_jar if c.key == COOKIE]
     assert not cleared or not cleared[0].value
     assert (await page(client, "/console/restaurants"))[0] == 303
@@ -90,5 +96,6 @@ async def test_a_revoked_staff_token_ends_its_session_at_once(client: Client) ->
     assert (await page(client, "/console"))[0] == 200
     assert await client.app[STORE].revoke_staff("luigis", "Ana")
     assert (await page(client, "/console"))[0] == 303
+    assert stored_sessions(client) == []  # deleted when met
     async with client.get("/console/data/conversations") as data:
         assert data.status == 401

@@ -7,7 +7,7 @@ import pytest
 from routes.app import STORE
 from storage.base import SessionKey
 from tests.fake_graph import FakeGraph
-from tests.routes.console.support import admin_at, origin, sign_in, write
+from tests.routes.console.support import admin_at, origin, page, sign_in, write
 from tests.routes.staff.support import chat, place_order, texts_to
 from tests.whatsapp_support import Client, FixtureDayClock, settle
 
@@ -110,7 +110,11 @@ async def test_takeover_reply_handback_and_the_24_hour_window(
     record = await client.app[STORE].conversation(BEN_KEY)
     assert record is not None and not record.bot_paused
 
-    fixture_clock.advance(24 * 3600 + 60)
+    # A day later, the console used all along (an idle session would have ended).
+    for hours in (10, 10, 4):
+        fixture_clock.advance(hours * 3600)
+        assert (await page(client, base))[0] == 200
+    fixture_clock.advance(60)
     status, body = await write(client, f"{base}/messages", {"text": "still there?"}, csrf,
                                json=True)
     assert status == 409 and "24 h" in body
