@@ -1,0 +1,184 @@
+"""Console sessions kept in the store: a restart signs nobody out, idleness ends them, and the
+database holds neither the cookie's id nor the CSRF token.
+
+The real app on loopback (SQLite), as a browser would use it; the clock is
+the app's injected one (:class:`~tests.whatsapp_support.FixtureDayClock`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from http.cookies import SimpleCookie
+from pathlib import Path
+
+import pytest
+from pydantic import SecretBytes, SecretStr
+
+from fsm.config import AppConfig
+from routes.app import INBOX, SETTINGS, STORE, create_app
+from routes.console.sessions import COOKIE, IDLE_SECONDS, TOUCH_SECONDS
+from routes.settings import Settings
+from routes.whatsapp.upkeep import maintain
+from storage.sqlite import SQLiteStore
+from tests.fake_graph import FakeGraph
+from tests.routes.console.support import (
+    admin_at,
+    csrf_token,
+    page,
+    sign_in,
+    stored_sessions,
+    write,
+)
+from tests.routes.staff.support import ADMIN_TOKEN, staff_token
+from tests.whatsapp_support import SECRET, Client, ClientFactory, FixtureDayClock
+
+
+def session_id_of(client: Client) -> str:
+    [cookie] = [c for c in client.session.cookie_jar if c.key == COOKIE]
+    return cookie.value
+
+
+def id_hash(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode()).hexdigest()
+
+
+async def seen_at(client: Client) -> float:
+    record = await client.app[STORE].console_session(id_hash(session_id_of(client)))
+    assert record is not None
+    return record.seen_at
+
+
+async def test_a_restart_signs_nobody_out(
+        aiohttp_client: ClientFactory, config: AppConfig, tmp_path: Path, graph: FakeGraph,
+        fixture_clock: FixtureDayClock) -> None:
+    settings = Settings(
+        config=config, app_secret=SecretBytes(SECRET), verify_token=SecretStr("verify-me"),
+        access_token=SecretStr("token-1"), graph_url=graph.url, clock=fixture_clock,
+        admin_token=SecretStr(ADMIN_TOKEN))
+    database = tmp_path / "orderbot.db"
+    before = await aiohttp_client(create_app(settings, lambda: SQLiteStore(database)))
+    csrf = await admin_at(before, "luigis")
+    session_id = session_id_of(before)
+    await before.close()  # serve stopped: its store closed, nothing of it in memory
+
+    after = await aiohttp_client(create_app(settings, lambda: SQLiteStore(database)))
+    cookie = {"Cookie": f"{COOKIE}={session_id}"}
+    async with after.get("/console", headers=cookie, allow_redirects=False) as response:
+        assert response.status == 200  # the board of the restaurant picked before
+        assert "Luigi" in await response.text()
+    # A page drawn before the restart still posts: its CSRF token is the session's.
+    async with after.post("/console/controls/bot", data={"enabled": "false", "csrf": csrf},
+                          headers={**cookie, "Origin": f"http://{after.host}:{after.port}"},
+                          allow_redirects=False) as response:
+        assert (response.status, response.headers["Location"]) == (303, "/console/controls")
+    assert not (await after.app[STORE].controls("luigis")).bot_enabled
+
+
+async def test_without_the_admin_token_an_admin_session_ends(
+        aiohttp_client: ClientFactory, config: AppConfig, tmp_path: Path, graph: FakeGraph,
+        fixture_clock: FixtureDayClock) -> None:
+    settings = Settings(
+        config=config, app_secret=SecretBytes(SECRET), verify_token=SecretStr("verify-me"),
+        access_token=SecretStr("token-1"), graph_url=graph.url, clock=fixture_clock,
+        admin_token=SecretStr(ADMIN_TOKEN))
+    database = tmp_path / "orderbot.db"
+    before = await aiohttp_client(create_app(settings, lambda: SQLiteStore(database)))
+    await admin_at(before, "luigis")
+    session_id = session_id_of(before)
+    await before.close()
+    # Started again with ORDERBOT_ADMIN_TOKEN unset: nobody may act as the admin.
+    after = await aiohttp_client(create_app(replace(settings, admin_token=None),
+                                            lambda: SQLiteStore(database)))
+    async with after.get("/console", headers={"Cookie": f"{COOKIE}={session_id}"},
+                         allow_redirects=False) as response:
+        assert (response.status, response.headers["Location"]) == (303, "/console/login")
+    assert stored_sessions(after) == []
+
+
+async def test_an_idle_session_ends_after_12_hours_and_seen_at_is_written_once_a_minute(
+        client: Client, fixture_clock: FixtureDayClock) -> None:
+    await admin_at(client)
+    signed_in_at = await seen_at(client)
+    fixture_clock.advance(TOUCH_SECONDS / 2)
+    assert (await page(client))[0] == 200
+    assert await seen_at(client) == signed_in_at  # not written on every request
+    fixture_clock.advance(TOUCH_SECONDS / 2 + 1)
+    assert (await page(client))[0] == 200
+    touched = await seen_at(client)
+    assert touched >= signed_in_at + TOUCH_SECONDS + 1
+
+    # Used now and then: alive however long ago it was opened.
+    fixture_clock.advance(IDLE_SECONDS - 60)
+    assert (await page(client))[0] == 200
+    # Then idle for longer than 12 hours: ended, and its row deleted when met.
+    fixture_clock.advance(IDLE_SECONDS + 1)
+    status, _ = await page(client)
+    assert status == 303
+    async with client.get("/console", allow_redirects=False) as response:
+        assert response.headers["Location"] == "/console/login"
+    assert stored_sessions(client) == []
+
+
+@asynccontextmanager
+async def maintaining(client: Client) -> AsyncIterator[None]:
+    app = client.app
+    task = asyncio.create_task(maintain(app[SETTINGS].clock, app[STORE], app[INBOX], 0.05))
+    try:
+        yield
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+
+async def test_idle_sessions_are_pruned_without_being_met(
+        client: Client, fixture_clock: FixtureDayClock) -> None:
+    await admin_at(client)
+    idle = session_id_of(client)
+    fixture_clock.advance(IDLE_SECONDS - 60)
+    client.session.cookie_jar.clear()
+    await admin_at(client)  # a second browser, signed in later
+    active = session_id_of(client)
+    assert len(stored_sessions(client)) == 2
+    fixture_clock.advance(120)  # the first is now idle for longer than 12 hours
+    async with maintaining(client):
+        for _ in range(100):
+            if len(stored_sessions(client)) == 1:
+                break
+            await asyncio.sleep(0.02)
+    [row] = stored_sessions(client)
+    assert row[0] == id_hash(active) != id_hash(idle)
+    assert (await page(client))[0] == 200
+
+
+async def test_the_stored_row_holds_neither_the_cookie_id_nor_the_csrf_token(
+        client: Client) -> None:
+    headers = await staff_token(client, "luigis", "Ana")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    response = await sign_in(client, token)
+    session_id = SimpleCookie(response.headers["Set-Cookie"])[COOKIE].value
+    csrf = await csrf_token(client)
+    _, board = await page(client)
+    assert session_id not in board and id_hash(session_id) not in board  # only the token
+    # A form post that fails leaves a message for the next page in the row too.
+    status, _ = await write(client, "/console/conversations/447700900999/takeover", {}, csrf)
+    assert status == 303
+    [row] = stored_sessions(client)
+    assert row[0] == id_hash(session_id)
+    assert row[1:5] == ("Ana", "luigis", hashlib.sha256(token.encode()).hexdigest(), "luigis")
+    assert row[5] == "not found"
+    stored = repr(row)
+    for secret in (session_id, csrf, token):
+        assert secret not in stored
+    # Nor anywhere in the database's files.
+    store = client.app[STORE]
+    assert isinstance(store, SQLiteStore)
+    files = [store.path, store.path.with_name(store.path.name + "-wal")]
+    data = b"".join(path.read_bytes() for path in files if path.exists())
+    assert id_hash(session_id).encode() in data  # what is stored, found where it is
+    for secret in (session_id, csrf, token):
+        assert secret.encode() not in data
