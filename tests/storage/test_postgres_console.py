@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
-import pytest
 
 from storage.console_sessions import ConsoleSessionRecord
 from storage.postgres import PostgresStore
@@ -25,19 +23,9 @@ SESSION = ConsoleSessionRecord(hashlib.sha256(b"cookie").hexdigest(), "admin", N
                                None, None, 1000.0, 1000.0)
 
 
-@pytest.fixture
-async def two(postgres_server: PostgresServer,
-              tmp_path: Path) -> AsyncIterator[tuple[PostgresStore, PostgresStore]]:
-    schema = schema_for(tmp_path)
-    first = PostgresStore(postgres_server.url, schema=schema, pool_size=8)
-    second = PostgresStore(postgres_server.url, schema=schema, pool_size=8)
-    async with first, second:
-        yield first, second
-
-
 async def test_a_session_opened_by_one_instance_is_used_and_closed_by_the_other(
-        two: tuple[PostgresStore, PostgresStore]) -> None:
-    first, second = two
+        stores: tuple[PostgresStore, PostgresStore]) -> None:
+    first, second = stores
     await first.open_console_session(SESSION)
     assert await second.console_session(SESSION.id_hash) == SESSION
     assert await second.set_console_restaurant(SESSION.id_hash, "luigis")
@@ -51,10 +39,10 @@ async def test_a_session_opened_by_one_instance_is_used_and_closed_by_the_other(
 
 async def test_a_take_waiting_on_anothers_takes_nothing(
         postgres_server: PostgresServer, tmp_path: Path,
-        two: tuple[PostgresStore, PostgresStore]) -> None:
+        stores: tuple[PostgresStore, PostgresStore]) -> None:
     """Two instances take at once: the second waits on the first's row lock, then finds it
     taken (the first's transaction held open here, so that the two overlap for sure)."""
-    first, second = two
+    first, second = stores
     await first.open_console_session(SESSION)
     await first.set_console_flash(SESSION.id_hash, "not found")
     holder = await asyncpg.connect(postgres_server.url,
