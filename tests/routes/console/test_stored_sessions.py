@@ -9,22 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import replace
 from http.cookies import SimpleCookie
 from pathlib import Path
 
-import pytest
-from pydantic import SecretBytes, SecretStr
-
-from fsm.config import AppConfig
-from routes.app import INBOX, SETTINGS, STORE, create_app
+from routes.app import STORE, create_app
 from routes.console.sessions import COOKIE, IDLE_SECONDS, TOUCH_SECONDS
 from routes.settings import Settings
-from routes.whatsapp.upkeep import maintain
 from storage.sqlite import SQLiteStore
-from tests.fake_graph import FakeGraph
 from tests.routes.console.support import (
     admin_at,
     csrf_token,
@@ -33,8 +25,9 @@ from tests.routes.console.support import (
     stored_sessions,
     write,
 )
-from tests.routes.staff.support import ADMIN_TOKEN, staff_token
-from tests.whatsapp_support import SECRET, Client, ClientFactory, FixtureDayClock
+from tests.routes.staff.support import staff_token
+from tests.routes.whatsapp.test_inbox_upkeep import maintaining
+from tests.whatsapp_support import Client, ClientFactory, FixtureDayClock
 
 
 def session_id_of(client: Client) -> str:
@@ -53,12 +46,7 @@ async def seen_at(client: Client) -> float:
 
 
 async def test_a_restart_signs_nobody_out(
-        aiohttp_client: ClientFactory, config: AppConfig, tmp_path: Path, graph: FakeGraph,
-        fixture_clock: FixtureDayClock) -> None:
-    settings = Settings(
-        config=config, app_secret=SecretBytes(SECRET), verify_token=SecretStr("verify-me"),
-        access_token=SecretStr("token-1"), graph_url=graph.url, clock=fixture_clock,
-        admin_token=SecretStr(ADMIN_TOKEN))
+        aiohttp_client: ClientFactory, settings: Settings, tmp_path: Path) -> None:
     database = tmp_path / "orderbot.db"
     before = await aiohttp_client(create_app(settings, lambda: SQLiteStore(database)))
     csrf = await admin_at(before, "luigis")
@@ -79,12 +67,7 @@ async def test_a_restart_signs_nobody_out(
 
 
 async def test_without_the_admin_token_an_admin_session_ends(
-        aiohttp_client: ClientFactory, config: AppConfig, tmp_path: Path, graph: FakeGraph,
-        fixture_clock: FixtureDayClock) -> None:
-    settings = Settings(
-        config=config, app_secret=SecretBytes(SECRET), verify_token=SecretStr("verify-me"),
-        access_token=SecretStr("token-1"), graph_url=graph.url, clock=fixture_clock,
-        admin_token=SecretStr(ADMIN_TOKEN))
+        aiohttp_client: ClientFactory, settings: Settings, tmp_path: Path) -> None:
     database = tmp_path / "orderbot.db"
     before = await aiohttp_client(create_app(settings, lambda: SQLiteStore(database)))
     await admin_at(before, "luigis")
@@ -123,18 +106,6 @@ async def test_an_idle_session_ends_after_12_hours_and_seen_at_is_written_once_a
     assert stored_sessions(client) == []
 
 
-@asynccontextmanager
-async def maintaining(client: Client) -> AsyncIterator[None]:
-    app = client.app
-    task = asyncio.create_task(maintain(app[SETTINGS].clock, app[STORE], app[INBOX], 0.05))
-    try:
-        yield
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
-
-
 async def test_idle_sessions_are_pruned_without_being_met(
         client: Client, fixture_clock: FixtureDayClock) -> None:
     await admin_at(client)
@@ -145,7 +116,7 @@ async def test_idle_sessions_are_pruned_without_being_met(
     active = session_id_of(client)
     assert len(stored_sessions(client)) == 2
     fixture_clock.advance(120)  # the first is now idle for longer than 12 hours
-    async with maintaining(client):
+    async with maintaining(client, interval=0.05):
         for _ in range(100):
             if len(stored_sessions(client)) == 1:
                 break

@@ -17,10 +17,14 @@ from tests.whatsapp_support import SECRET, Client, ClientFactory, FixtureDayCloc
 
 
 @pytest.fixture
-async def client(aiohttp_client: ClientFactory, config: AppConfig, tmp_path: Path,
-                 graph: FakeGraph, fixture_clock: FixtureDayClock) -> Client:
-    settings = Settings(config=config, app_secret=SecretBytes(SECRET),
-                        verify_token=SecretStr("verify-me"), access_token=SecretStr("token-1"),
-                        graph_url=graph.url, clock=fixture_clock,
-                        admin_token=SecretStr(ADMIN_TOKEN))
+def settings(config: AppConfig, graph: FakeGraph, fixture_clock: FixtureDayClock) -> Settings:
+    """What the app runs on: the demo config, the fake Graph, the fixtures' clock, the admin."""
+    return Settings(config=config, app_secret=SecretBytes(SECRET),
+                    verify_token=SecretStr("verify-me"), access_token=SecretStr("token-1"),
+                    graph_url=graph.url, clock=fixture_clock,
+                    admin_token=SecretStr(ADMIN_TOKEN))
+
+
+@pytest.fixture
+async def client(aiohttp_client: ClientFactory, settings: Settings, tmp_path: Path) -> Client:
     return await aiohttp_client(create_app(settings, lambda: SQLiteStore(tmp_path / "orderbot.db")))
