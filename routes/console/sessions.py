@@ -5,8 +5,9 @@ Signing in with a staff or admin token (checked by the API's
 random id (32 bytes, URL-safe base64). The browser holds only that id, in
 an ``HttpOnly``, ``SameSite=Strict`` cookie scoped to ``/console``
 (``Secure`` when the request came over https, directly or as
-``X-Forwarded-Proto: https`` from the TLS proxy); the token itself is never
-sent back, put in a URL or in page storage.
+``X-Forwarded-Proto: https`` from the TLS proxy) that the browser keeps for
+12 h from sign-in (``Max-Age``); the token itself is never sent back, put in
+a URL or in page storage.
 
 The sessions are **rows of the store** (:class:`~storage.console_sessions.ConsoleSessionStorage`,
 on every backend), found by the SHA-256 hex digest of the id — the id
@@ -25,7 +26,10 @@ and a restart signs nobody out; only ``--db :memory:`` forgets them.
   re-checked against the staff directory on every request
   (:func:`still_valid`), so ``bot.py staff revoke`` ends it at once, as it
   does for the API; a session whose principal can no longer act is deleted
-  when met. An admin session ends when ``ORDERBOT_ADMIN_TOKEN`` is unset.
+  when met. An admin session is refused (and deleted when met) while
+  ``ORDERBOT_ADMIN_TOKEN`` is unset; changing that token does not end the
+  admin sessions already open (the store keeps nothing of the admin's
+  token to compare with).
 * **CSRF**: every write must carry the session's CSRF token
   (:mod:`routes.console.guard`). It is not stored: it is derived from the
   session id, ``urlsafe_b64encode(HMAC-SHA256(key=id, msg=CSRF_LABEL))``
