@@ -90,7 +90,7 @@ async def current_session(request: web.Request) -> ConsoleSession | None:
     if session is None:
         return None
     if not await still_valid(session, request.app[SERVICE].store,
-                             admin_enabled=request.app[AUTHENTICATOR].admin_enabled):
+                             admin_token_hash=request.app[AUTHENTICATOR].admin_token_hash):
         await book.close(session)
         return None
     return session

@@ -26,10 +26,8 @@ and a restart signs nobody out; only ``--db :memory:`` forgets them.
   re-checked against the staff directory on every request
   (:func:`still_valid`), so ``bot.py staff revoke`` ends it at once, as it
   does for the API; a session whose principal can no longer act is deleted
-  when met. An admin session is refused (and deleted when met) while
-  ``ORDERBOT_ADMIN_TOKEN`` is unset; changing that token does not end the
-  admin sessions already open (the store keeps nothing of the admin's
-  token to compare with).
+  when met. An admin session keeps the hash of the admin token it signed in
+  with, so changing or unsetting ``ORDERBOT_ADMIN_TOKEN`` ends it too.
 * **CSRF**: every write must carry the session's CSRF token
   (:mod:`routes.console.guard`). It is not stored: it is derived from the
   session id, ``urlsafe_b64encode(HMAC-SHA256(key=id, msg=CSRF_LABEL))``
@@ -84,7 +82,7 @@ class ConsoleSession:
 
     id_hash: str
     principal: Principal
-    token_hash: str | None  # a staff token's hash (re-checked each request); None for the admin
+    token_hash: str | None  # the hash of the token signed in with (re-checked each request)
     restaurant_id: str | None
     flash: str | None
     seen_at: float
@@ -175,15 +173,19 @@ class SessionBook:
 
 
 async def still_valid(session: ConsoleSession, directory: StaffDirectory, *,
-                      admin_enabled: bool) -> bool:
+                      admin_token_hash: str | None) -> bool:
     """Whether the session's principal may still act.
 
     A staff session's token must still be in ``directory`` for its
-    restaurant (not revoked since sign-in); an admin session needs the admin
-    token to be configured (``admin_enabled``).
+    restaurant (not revoked since sign-in); an admin session's token must
+    still be the configured admin token (``admin_token_hash``: ``None``
+    when unset).
     """
     if session.token_hash is None:
-        return session.is_admin and admin_enabled
+        return False  # signed in before tokens were kept: sign in again
+    if session.is_admin:
+        return admin_token_hash is not None and hmac.compare_digest(
+            session.token_hash.encode("ascii"), admin_token_hash.encode("ascii"))
     member = await directory.staff_by_token_hash(session.token_hash)
     return member is not None and member.restaurant_id == session.principal.restaurant_id \
         and member.name == session.principal.name

@@ -68,9 +68,10 @@ class Authenticator:
         return f"Authenticator(admin_token={'set' if self._admin else 'unset'})"
 
     @property
-    def admin_enabled(self) -> bool:
-        """Whether an admin token is configured (``ORDERBOT_ADMIN_TOKEN``)."""
-        return self._admin is not None
+    def admin_token_hash(self) -> str | None:
+        """The configured admin token's :func:`hash_token` (``None`` when unset): what a
+        console session signed in with it keeps, to end when the token changes."""
+        return None if self._admin is None else hash_token(self._admin.decode("utf-8"))
 
     async def principal(self, authorization: str | None) -> Principal | None:
         """Who the header names; ``None`` when it is missing or matches no token."""

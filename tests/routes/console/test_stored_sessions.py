@@ -13,6 +13,9 @@ from dataclasses import replace
 from http.cookies import SimpleCookie
 from pathlib import Path
 
+import pytest
+from pydantic import SecretStr
+
 from routes.app import STORE, create_app
 from routes.console.sessions import COOKIE, IDLE_SECONDS, TOUCH_SECONDS
 from routes.settings import Settings
@@ -66,15 +69,18 @@ async def test_a_restart_signs_nobody_out(
     assert not (await after.app[STORE].controls("luigis")).bot_enabled
 
 
-async def test_without_the_admin_token_an_admin_session_ends(
-        aiohttp_client: ClientFactory, settings: Settings, tmp_path: Path) -> None:
+@pytest.mark.parametrize("new_token", [None, "rotated-admin-token-71c2"])
+async def test_a_changed_or_unset_admin_token_ends_the_admin_sessions(
+        aiohttp_client: ClientFactory, settings: Settings, tmp_path: Path,
+        new_token: str | None) -> None:
     database = tmp_path / "orderbot.db"
     before = await aiohttp_client(create_app(settings, lambda: SQLiteStore(database)))
     await admin_at(before, "luigis")
     session_id = session_id_of(before)
     await before.close()
-    # Started again with ORDERBOT_ADMIN_TOKEN unset: nobody may act as the admin.
-    after = await aiohttp_client(create_app(replace(settings, admin_token=None),
+    # Started again with ORDERBOT_ADMIN_TOKEN changed (a leaked one rotated) or unset.
+    admin_token = None if new_token is None else SecretStr(new_token)
+    after = await aiohttp_client(create_app(replace(settings, admin_token=admin_token),
                                             lambda: SQLiteStore(database)))
     async with after.get("/console", headers={"Cookie": f"{COOKIE}={session_id}"},
                          allow_redirects=False) as response:
