@@ -62,7 +62,7 @@ from storage.staff import GateFlags
 __all__ = ["MIGRATIONS", "SQLiteStore"]
 
 
-class SQLiteStore(SQLiteRestaurantSide, SQLiteConsoleSessions, SessionStore):
+class SQLiteStore(SQLiteConsoleSessions, SQLiteRestaurantSide, SessionStore):
     """Conversations in the SQLite file at ``path``; see the module docstring.
 
     ``commit_batches`` counts the physical transactions the writer committed

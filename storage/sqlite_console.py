@@ -13,7 +13,7 @@ by the ``seen_at`` index) between batches.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from storage.console_sessions import ConsoleSessionRecord
 from storage.errors import StorageError
@@ -46,15 +46,11 @@ DELETE FROM console_sessions WHERE id_hash IN (
 
 
 class SQLiteConsoleSessions:
-    """ConsoleSessionStorage on SQLite.
+    """ConsoleSessionStorage on SQLite: reads by the store's ``_read``
+    (:class:`~storage.sqlite_read.SQLiteReads`), writes by its writer."""
 
-    ``_read`` and ``_open_writer`` are the store's: list this class after
-    :class:`~storage.sqlite_staff_read.SQLiteRestaurantSide` among the
-    store's bases, so that the read side's ``_read`` is found first.
-    """
-
-    async def _read(self, sql: str, params: Params) -> list[Any]:
-        raise NotImplementedError  # storage.sqlite_read.SQLiteReads'
+    if TYPE_CHECKING:  # declared only, so that no stand-in hides the store's, whatever the order
+        async def _read(self, sql: str, params: Params) -> list[Any]: ...
 
     def _open_writer(self) -> GroupCommitWriter:
         raise NotImplementedError  # the store's
