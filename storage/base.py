@@ -39,6 +39,7 @@ from __future__ import annotations
 from storage.console_sessions import ConsoleSessionStorage
 from storage.mail import InboxStorage, OutboxStorage, StatusStorage
 from storage.records import (
+    ORDER_NOTE_FIELD,
     Changes,
     DraftRecord,
     InboxRecord,
@@ -54,6 +55,7 @@ from storage.roles import RecordStorage, SessionStorage, UnitOfWork
 from storage.staff import ConversationLog, OrderBoard, RestaurantControls, StaffDirectory
 
 __all__ = [
+    "ORDER_NOTE_FIELD",
     "Changes",
     "ConsoleSessionStorage",
     "ConversationLog",

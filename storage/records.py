@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 __all__ = [
     "Changes",
@@ -50,6 +50,10 @@ class SessionKey:
     customer_id: str
 
 
+# The key of the order's own note in its first stored line (OrderRecord.note).
+ORDER_NOTE_FIELD: Final = "order_note"
+
+
 @dataclass(frozen=True, slots=True)
 class OrderRecord:
     """A confirmed order, in integer minor units of ``currency``."""
@@ -68,6 +72,16 @@ class OrderRecord:
     lines: tuple[Mapping[str, Any], ...]  # JSON-able mappings; see :func:`order_lines`
     created_at: float
     updated_at: float | None = None  # the last status move; None until the first one
+
+    @property
+    def note(self) -> str | None:
+        """The customer's note for the whole order (allergies, "ring twice"), if any.
+
+        Stored as :data:`ORDER_NOTE_FIELD` of the first line (a line's own note
+        is its ``note``), so that no backend's orders table needed a column.
+        """
+        note = self.lines[0].get(ORDER_NOTE_FIELD) if self.lines else None
+        return note if isinstance(note, str) and note else None
 
 
 @dataclass(frozen=True, slots=True)

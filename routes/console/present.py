@@ -73,7 +73,7 @@ def order_view(order: OrderRecord, restaurant: Restaurant, name: str | None,
             addons.append(addon.name if addon is not None else str(addon_id))
         quantity = int(line.get("quantity", 0))
         unit = int(line.get("unit_price", 0))
-        notes = line.get("notes") or line.get("note")
+        notes = line.get("note")
         lines.append({"quantity": quantity, "name": str(line.get("name", item_id)),
                       "addons": addons, "notes": str(notes) if notes else None,
                       "total": format_money(unit * quantity, currency)})
@@ -92,8 +92,7 @@ def order_view(order: OrderRecord, restaurant: Restaurant, name: str | None,
         "where": where,
         "map_url": map_link(order.address) if order.order_type == "delivery" else None,
         "payment": restaurant.payment_title(order.payment_method),
-        # A note on the whole order, where this build's orders carry one.
-        "note": getattr(order, "note", None) or None,
+        "note": order.note,
         "lines": lines,
         "summary": ", ".join(f"{line['quantity']}× {line['name']}" for line in lines),
         "delivery_fee": (format_money(order.delivery_fee_minor, currency)

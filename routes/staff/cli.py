@@ -115,7 +115,11 @@ async def orders_show(store: SessionStore, config: AppConfig, restaurant_id: str
         addons = ", ".join(str(addon) for addon in line.get("addons") or ())
         out.write(f"  {quantity} × {line.get('name')}{f' + {addons}' if addons else ''}"
                   f"  {restaurant.format_money(unit * quantity)}\n")
+        if line.get("note"):
+            out.write(f"      note: {line['note']}\n")
     out.write(f"total: {restaurant.format_money(order.total_minor)}\n")
+    if order.note:
+        out.write(f"note: {order.note}\n")
     for event in await store.order_history(restaurant.id, reference):
         reason = f" ({event.reason})" if event.reason else ""
         out.write(f"{when(event.at)}\t{event.from_status or '-'} → {event.to_status}\t"

@@ -2,7 +2,8 @@
 
 Times are Unix seconds (``float``), money integer minor units, statuses the
 stored strings. An order line's add-ons are shown by name when the menu
-still has them (by id otherwise).
+still has them (by id otherwise); ``note`` is the customer's note, on a
+line for that item, on the order for the whole order (``None`` without).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ def order_json(order: OrderRecord, restaurant: Restaurant | None,
         "branch": order.branch_id,
         "address": order.address,
         "payment": order.payment_method,
+        "note": order.note,
         "created_at": order.created_at,
         "updated_at": order.updated_at if order.updated_at is not None else order.created_at,
     }
@@ -56,8 +58,10 @@ def _line_json(line: Mapping[str, Any], restaurant: Restaurant | None) -> Json:
     for addon_id in line.get("addons") or ():
         addon = item.addon(str(addon_id)) if item is not None else None
         addons.append(addon.name if addon is not None else str(addon_id))
+    note = line.get("note")
     return {"item_id": item_id, "name": str(line.get("name", item_id)), "quantity": quantity,
-            "addons": addons, "unit_minor": unit, "line_total_minor": unit * quantity}
+            "addons": addons, "note": str(note) if note else None, "unit_minor": unit,
+            "line_total_minor": unit * quantity}
 
 
 def conversation_json(record: ConversationRecord, state: str | None) -> Json:

@@ -140,7 +140,9 @@
     head.append(link, " ", timeEl(order.placed));
     const meta = el("p", "meta");
     meta.append(el("span", "type", order.type), " · ", el("span", "total", order.total));
-    card.append(head, el("p", "who", order.name), el("p", "summary", order.summary), meta, movesEl(order));
+    card.append(head, el("p", "who", order.name), el("p", "summary", order.summary));
+    if (order.note) card.append(el("p", "notes", "Note: " + order.note));
+    card.append(meta, movesEl(order));
     return card;
   }
 

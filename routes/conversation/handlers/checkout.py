@@ -16,16 +16,13 @@ from routes.conversation.questions import order_total
 from routes.conversation.router import Router
 from routes.conversation.side_questions import SWITCH
 from routes.conversation.summary import money
-from storage.base import OrderRecord, order_lines
+from storage.base import ORDER_NOTE_FIELD, OrderRecord, order_lines
 
 router = Router("checkout")
 
 ADDRESS_MIN_LENGTH: Final = 8
 ADDRESS_MAX_LENGTH: Final = 300
 CONFIRMED: Final = "CONFIRMED"
-# The order's own note rides on its first line: OrderRecord has no field for it, and adding
-# one would change the orders table of every backend.
-ORDER_NOTE_FIELD: Final = "order_note"
 
 
 def order_lines_with_note(lines: Sequence[Mapping[str, Any]],
@@ -36,12 +33,6 @@ def order_lines_with_note(lines: Sequence[Mapping[str, Any]],
     if note and stored:
         stored[0][ORDER_NOTE_FIELD] = note
     return order_lines(stored)
-
-
-def order_note(order: OrderRecord) -> str | None:
-    """The note the customer gave for the whole order, if any."""
-    note = order.lines[0].get(ORDER_NOTE_FIELD) if order.lines else None
-    return note if isinstance(note, str) else None
 
 
 def refuse_below_minimum(ctx: Context) -> bool:

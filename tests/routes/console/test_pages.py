@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from routes.app import STORE
 from routes.console.guard import CSP
 from tests.routes.console.support import HOSTILE_NAME, admin_at, page, say_as, write
-from tests.routes.staff.support import DELIVERY_ORDER, LUIGIS_NUMBER, chat, place_order
+from tests.routes.staff.support import DELIVERY_ORDER, LUIGIS_NUMBER, api, chat, place_order
 from tests.whatsapp_support import Client, notification, post, settle
 
 EVE = "447700900401"
@@ -84,3 +85,24 @@ async def test_requests_for_a_person_come_first_with_unread_counts(client: Clien
     order = [part.split('"')[0] for part in html.split('data-customer="')[1:]]
     assert order == [EVE, "447700900403", ALICE]
     assert "Wants a person" in html and 'class="badge unread"' in html
+
+
+async def test_the_customers_notes_reach_every_staff_view(client: Client) -> None:
+    # An allergy note on a line and a note for the whole order (hostile text, too):
+    # the kitchen must see both wherever it looks at the order.
+    await chat(client, ALICE, "hi", "delivery", "margherita", "cart", "change margherita",
+               "note", "nut allergy <b>severe</b>", f"note ring twice {HOSTILE_NAME}",
+               "checkout", "1 Example Road, London E1 6AN", "cash", "confirm")
+    [order] = await client.app[STORE].orders("luigis", limit=1)
+    status, body = await api(client, "GET", f"/restaurants/luigis/orders/{order.reference}")
+    assert status == 200
+    assert body["note"] == f"ring twice {HOSTILE_NAME}"
+    assert [item["note"] for item in body["items"]] == ["nut allergy <b>severe</b>"]
+    await admin_at(client)
+    for path in ("/console", f"/console/orders/{order.reference}"):
+        _, html = await page(client, path)
+        assert "Note: ring twice &lt;script&gt;alert(1)&lt;/script&gt;" in html \
+            or "ring twice &lt;script&gt;alert(1)&lt;/script&gt;</dd>" in html, path
+        assert HOSTILE_NAME not in html
+    _, html = await page(client, f"/console/orders/{order.reference}")
+    assert "Note: nut allergy &lt;b&gt;severe&lt;/b&gt;" in html

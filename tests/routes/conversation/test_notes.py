@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from fsm.cart import NOTE_MAX
-from routes.conversation.handlers.checkout import order_note
 from storage.base import SessionStore
 from tests.conftest import Customer
 from tests.routes.conversation.orders_support import check_out, confirm
@@ -34,7 +33,7 @@ async def test_line_and_order_notes_are_shown_and_stored_on_the_order(
     order = await confirm(amira, store)
     notes = {line["item_id"]: line.get("note") for line in order.lines}
     assert notes == {"margherita": "No onions please — nut allergy", "cola": None}
-    assert order_note(order) == "ring the bell twice"
+    assert order.note == "ring the bell twice"
 
 
 async def test_the_note_command_asks_for_the_order_note_at_confirmation(
@@ -46,7 +45,7 @@ async def test_the_note_command_asks_for_the_order_note_at_confirmation(
     assert "Type your note for your order" in amira.text
     await amira.type("1")  # a note is free text: not the number of an option (Skip)
     assert "Note for your order: 1" in amira.text and "Please check your order" in amira.text
-    assert order_note(await confirm(amira, store)) == "1"
+    assert (await confirm(amira, store)).note == "1"
 
 
 async def test_a_note_over_the_limit_is_refused_and_asked_again(
@@ -59,4 +58,4 @@ async def test_a_note_over_the_limit_is_refused_and_asked_again(
     await amira.type("y" * NOTE_MAX)
     assert "Note for your order: yyy" in amira.text
     await check_out(amira)
-    assert order_note(await confirm(amira, store)) == "y" * NOTE_MAX
+    assert (await confirm(amira, store)).note == "y" * NOTE_MAX

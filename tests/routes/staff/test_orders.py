@@ -21,7 +21,9 @@ async def test_a_whole_order_moves_through_its_lifecycle_telling_the_customer_on
     assert order["reference"] == reference and order["status"] == "CONFIRMED"
     assert order["customer"] == ALICE and order["currency"] == "GBP"
     assert order["items"] == [{"item_id": "margherita", "name": "Margherita", "quantity": 1,
-                               "addons": [], "unit_minor": 950, "line_total_minor": 950}]
+                               "addons": [], "note": None, "unit_minor": 950,
+                               "line_total_minor": 950}]
+    assert order["note"] is None
     assert order["total_minor"] == 1200 and order["order_type"] == "delivery"
     assert order["payment"] == "cash" and order["address"].startswith("1 Example Road")
     before = len(texts_to(graph, ALICE))
