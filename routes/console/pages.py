@@ -145,7 +145,13 @@ async def _events(visit: Visit) -> web.StreamResponse:
         headers = request.headers.copy()
         headers["Last-Event-ID"] = since
         request = request.clone(headers=headers)
-    return await stream(request, request.app[EVENTS], visit.restaurant_id)
+
+    async def allowed() -> bool:  # the session not signed out, expired or revoked since
+        session = await current_session(visit.request)
+        return session is not None and session.id_hash == visit.session.id_hash \
+            and session.principal.may_act_for(visit.restaurant_id)
+
+    return await stream(request, request.app[EVENTS], visit.restaurant_id, allowed)
 
 
 events = page(_events)

@@ -232,7 +232,14 @@ async def set_availability(call: Call) -> web.Response:
 
 @endpoint
 async def events(call: Call) -> web.StreamResponse:
-    return await stream(call.request, call.request.app[EVENTS], call.restaurant_id)
+    request = call.request
+
+    async def allowed() -> bool:  # the token still valid for the restaurant (not revoked)
+        principal = await request.app[AUTHENTICATOR].principal(
+            request.headers.get("Authorization"))
+        return principal is not None and principal.may_act_for(call.restaurant_id)
+
+    return await stream(request, request.app[EVENTS], call.restaurant_id, allowed)
 
 
 async def list_restaurants(request: web.Request) -> web.Response:

@@ -18,18 +18,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import secrets
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Final
 
 from aiohttp import web
 from aiohttp_sse import EventSourceResponse, sse_response
 
+from storage.errors import StorageError
+
+logger = logging.getLogger(__name__)
+
 DEFAULT_CAPACITY: Final = 1000
 QUEUE_LIMIT: Final = 1000
 PING_SECONDS: Final = 15.0
+# How often an open stream asks again whether its client may still listen (one
+# store read each): a revoked token or a signed-out console hears at most this
+# much more.
+RECHECK_SECONDS = 1.0
 # One encoder for every event: json.dumps with options builds a new one per call.
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 RESET: Final = "reset"
@@ -154,8 +164,16 @@ class EventHub:
         return seq if seq <= self._seq else None
 
 
-async def stream(request: web.Request, hub: EventHub, restaurant_id: str) -> web.StreamResponse:
-    """Serve ``GET …/events``: the missed events (or ``reset``), then live ones until gone."""
+async def stream(request: web.Request, hub: EventHub, restaurant_id: str,
+                 allowed: Callable[[], Awaitable[bool]] | None = None) -> web.StreamResponse:
+    """Serve ``GET …/events``: the missed events (or ``reset``), then live ones until gone.
+
+    ``allowed`` says whether the client may still listen (its token not
+    revoked, its console session not ended); it is asked again every
+    :data:`RECHECK_SECONDS` (before the next event or while none comes),
+    and the stream ends once it says no or cannot be asked (the store is
+    unreachable): the client reconnects, and is refused if it must be.
+    """
     headers = {"Cache-Control": "no-store"}
     async with sse_response(request, headers=headers, ping_interval=PING_SECONDS) as response:
         subscription = hub.subscribe(restaurant_id, response.last_event_id)
@@ -165,7 +183,7 @@ async def stream(request: web.Request, hub: EventHub, restaurant_id: str) -> web
                                     event=RESET)
             for event in subscription.replay:
                 await response.send(event.data, id=event.id, event=event.kind)
-            await _forward(response, subscription)
+            await _forward(response, subscription, allowed)
         except ConnectionResetError:
             pass
         finally:
@@ -173,16 +191,29 @@ async def stream(request: web.Request, hub: EventHub, restaurant_id: str) -> web
     return response
 
 
-async def _forward(response: EventSourceResponse, subscription: Subscription) -> None:
+async def _forward(response: EventSourceResponse, subscription: Subscription,
+                   allowed: Callable[[], Awaitable[bool]] | None) -> None:
     closed = asyncio.ensure_future(response.wait())  # the client went away (pings fail)
     getter: asyncio.Future[Event | None] | None = None
+    checked = time.monotonic()
     try:
         while True:
-            getter = asyncio.ensure_future(subscription.queue.get())
-            done, _ = await asyncio.wait({getter, closed}, return_when=asyncio.FIRST_COMPLETED)
-            if getter not in done:
+            if getter is None:
+                getter = asyncio.ensure_future(subscription.queue.get())
+            wait = (None if allowed is None
+                    else max(0.0, checked + RECHECK_SECONDS - time.monotonic()))
+            waiting: set[asyncio.Future[Any]] = {getter, closed}
+            done, _ = await asyncio.wait(waiting, timeout=wait,
+                                         return_when=asyncio.FIRST_COMPLETED)
+            if closed in done:
                 return
-            event = getter.result()
+            if allowed is not None and time.monotonic() - checked >= RECHECK_SECONDS:
+                if not await _still_allowed(allowed):
+                    return
+                checked = time.monotonic()
+            if getter not in done:
+                continue
+            event, getter = getter.result(), None
             if event is None:
                 return
             await response.send(event.data, id=event.id, event=event.kind)
@@ -191,3 +222,12 @@ async def _forward(response: EventSourceResponse, subscription: Subscription) ->
         closed.cancel()
         if getter is not None:
             getter.cancel()
+
+
+async def _still_allowed(allowed: Callable[[], Awaitable[bool]]) -> bool:
+    try:
+        return await allowed()
+    except StorageError as exc:
+        logger.warning("live events: cannot check a client's access (%s); ending its stream",
+                       exc)
+        return False

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from http.cookies import SimpleCookie
 
+import pytest
+
+import routes.staff.events as events_module
 from routes.app import STORE
 from routes.console.sessions import COOKIE
 from tests.routes.console.support import (
+    admin_at,
     csrf_token,
     origin,
     page,
@@ -99,3 +104,16 @@ async def test_a_revoked_staff_token_ends_its_session_at_once(client: Client) ->
     assert stored_sessions(client) == []  # deleted when met
     async with client.get("/console/data/conversations") as data:
         assert data.status == 401
+
+
+async def test_signing_out_ends_the_sessions_open_event_stream(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_module, "RECHECK_SECONDS", 0.2)
+    csrf = await admin_at(client)
+    async with client.get("/console/events") as stream:
+        assert stream.status == 200
+        status, _ = await write(client, "/console/logout", {}, csrf)
+        assert status == 303
+        async with asyncio.timeout(3):
+            while await stream.content.readline():
+                pass

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from aiohttp import ClientResponse
+
+import routes.staff.events as events_module
+from routes.app import STORE
 from routes.staff.api import EVENTS
 from routes.staff.events import EventHub
 from tests.routes.staff.support import (
@@ -94,3 +99,25 @@ async def test_streams_end_when_the_server_stops(client: Client) -> None:
         client.app[EVENTS].close()
         async with asyncio.timeout(5):
             assert await stream.content.read() == b""
+
+
+async def ends_within(response: ClientResponse, seconds: float) -> None:
+    """The stream is closed by the server within ``seconds`` (events before that are read)."""
+    async with asyncio.timeout(seconds):
+        while await response.content.readline():
+            pass
+
+
+async def test_a_revoked_token_ends_its_open_stream(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(events_module, "RECHECK_SECONDS", 0.2)
+    ana = await staff_token(client, "luigis", "Ana")
+    admin_stream = client.get("/api/v1/restaurants/luigis/events", headers=ADMIN)
+    async with client.get("/api/v1/restaurants/luigis/events", headers=ana) as stream, \
+            admin_stream as watching:
+        assert stream.status == 200
+        assert await client.app[STORE].revoke_staff("luigis", "Ana")
+        await chat(client, CARA, "hi")
+        await ends_within(stream, 3)  # checked again within RECHECK_SECONDS
+        # The admin's stream goes on.
+        assert (await event_of_kind(watching, "message.created")).data == {"customer": CARA}
