@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from routes.console.sessions import COOKIE, ConsoleSession, SessionBook, still_valid
+from routes.console.sessions import COOKIE, ConsoleSession, SessionBook, set_cookie, still_valid
 from routes.staff.api import AUTHENTICATOR, SERVICE
 from routes.staff.service import Conflict, Invalid, NotFound, StaffService
 
@@ -113,11 +113,17 @@ def page(handle: VisitHandler, *, needs_restaurant: bool = True) -> Handler:
         if needs_restaurant and session.restaurant_id is None:
             return see_other(PICK)
         try:
-            return await handle(Visit(request, session, request.app[SERVICE]))
+            response = await handle(Visit(request, session, request.app[SERVICE]))
         except NotFound:
             if request.path.startswith(f"{PREFIX}/data"):
                 return web.json_response({"error": "not found"}, status=404)
             return web.Response(status=404, text="Not found. Back to /console")
+        # The cookie of a session in use lasts another IDLE_SECONDS from now: a
+        # console in use all day is not signed out 12 h after sign-in. (A stream,
+        # already sent, keeps the cookie it came with.)
+        if not response.prepared:
+            set_cookie(response, request, request.cookies[COOKIE])
+        return response
     return run
 
 
@@ -175,3 +181,4 @@ async def security_headers(request: web.Request, response: web.StreamResponse) -
     response.headers.setdefault("Referrer-Policy", "same-origin")
     if not request.path.startswith(f"{PREFIX}/static/"):
         response.headers.setdefault("Cache-Control", "no-store")
+

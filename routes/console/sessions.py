@@ -6,7 +6,8 @@ random id (32 bytes, URL-safe base64). The browser holds only that id, in
 an ``HttpOnly``, ``SameSite=Strict`` cookie scoped to ``/console``
 (``Secure`` when the request came over https, directly or as
 ``X-Forwarded-Proto: https`` from the TLS proxy) that the browser keeps for
-12 h from sign-in (``Max-Age``); the token itself is never sent back, put in
+12 h (``Max-Age``) from the last page it loaded (each one sets it again,
+:func:`routes.console.guard.page`); the token itself is never sent back, put in
 a URL or in page storage.
 
 The sessions are **rows of the store** (:class:`~storage.console_sessions.ConsoleSessionStorage`,

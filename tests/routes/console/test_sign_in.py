@@ -9,7 +9,7 @@ import pytest
 
 import routes.staff.events as events_module
 from routes.app import STORE
-from routes.console.sessions import COOKIE
+from routes.console.sessions import COOKIE, IDLE_SECONDS
 from tests.routes.console.support import (
     admin_at,
     csrf_token,
@@ -117,3 +117,20 @@ async def test_signing_out_ends_the_sessions_open_event_stream(
         async with asyncio.timeout(3):
             while await stream.content.readline():
                 pass
+
+
+async def test_a_session_in_use_renews_its_cookie_and_sign_out_still_clears_it(
+        client: Client) -> None:
+    # The browser drops the cookie 12 h after it was last set: set again on
+    # every page of a live session, a console in use all day stays signed in.
+    csrf = await admin_at(client)
+    async with client.get("/console", allow_redirects=False) as response:
+        assert response.status == 200
+        renewed = response.cookies[COOKIE]
+        assert renewed["max-age"] == str(IDLE_SECONDS) and renewed["httponly"]
+        assert renewed.value == client.session.cookie_jar.filter_cookies(
+            client.make_url("/console"))[COOKIE].value
+    status, _ = await write(client, "/console/logout", {}, csrf)
+    assert status == 303
+    async with client.get("/console", allow_redirects=False) as response:
+        assert response.status == 303 and COOKIE not in response.cookies  # no session: none
