@@ -219,8 +219,8 @@ async def listen(database: Database, channel: str, wake: Callable[[], None], wha
             wake()  # what arrived while not listening
             await lost.wait()
             logger.warning("lost the connection listening for %s; polling", what)
-        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
-            logger.warning("cannot listen for %s (%s); polling", what, exc)
+        except Exception as exc:  # any asyncpg or OS failure: never end the listener
+            logger.warning("cannot listen for %s (%r); polling", what, exc)
         finally:
             if connection is not None:
                 with contextlib.suppress(Exception):

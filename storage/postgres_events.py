@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Final, NamedTuple
 
-from storage.postgres_connect import Connection, Database, listen
+from storage.errors import StorageError, WriteRefused
+from storage.postgres_connect import Connection, Database, listen, refused
 from storage.postgres_prune import prune
 
 CHANNEL: Final = "orderbot_events"
@@ -65,15 +66,25 @@ class EventLog:
 
     async def append(self, events: Sequence[tuple[str, str, str]], at: float) -> None:
         """Write ``events``, each ``(restaurant_id, kind, JSON text)``, in this order, at
-        ``at`` (Unix seconds), and notify every reader."""
+        ``at`` (Unix seconds), and notify every reader.
+
+        Raises :class:`~storage.errors.WriteRefused` when the database refuses
+        a value (it would refuse it again), :class:`StorageError` otherwise.
+        """
         async def work(connection: Connection) -> None:
             await connection.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
             await connection.execute(APPEND, [e[0] for e in events], [e[1] for e in events],
                                      [e[2] for e in events], at)
             await connection.execute(f"NOTIFY {CHANNEL}")
 
-        if events:
+        if not events:
+            return
+        try:
             await self._database.transaction("appending live events", work)
+        except StorageError as exc:
+            if exc.__cause__ is not None and refused(exc.__cause__):
+                raise WriteRefused("live events refused by the database") from exc
+            raise
 
     async def after(self, seen: int, limit: int) -> list[LoggedEvent]:
         """Up to ``limit`` events with ids above ``seen``, oldest first."""

@@ -84,8 +84,10 @@ async def exclusive(database: Database, name: int) -> AsyncIterator[Connection |
                                               SWEEP_LOCK_CLASS, name)
                 except Exception:
                     # The pool does not reset its connections: one that may still
-                    # hold the lock is closed, which releases it.
-                    connection.terminate()
+                    # hold the lock is closed, which releases it (a lost one is gone
+                    # already, and asyncpg may refuse to terminate it).
+                    with contextlib.suppress(Exception):
+                        connection.terminate()
     finally:
         with contextlib.suppress(Exception):
             await pool.release(connection)

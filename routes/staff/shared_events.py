@@ -34,7 +34,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from routes.staff.events import EventHub
-from storage.errors import StorageError
+from storage.errors import WriteRefused
 
 if TYPE_CHECKING:  # asyncpg (the postgres extra) is imported only with a PostgreSQL store
     from storage.postgres_events import EventLog
@@ -89,6 +89,9 @@ class SharedEvents:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(STOP_FLUSH_SECONDS):
                     await self._drained.wait()
+        if self._pending:
+            logger.warning("live events: %d not shared at shutdown (the database is away)",
+                           len(self._pending))
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -112,8 +115,13 @@ class SharedEvents:
             dropped = self._dropped
             try:
                 await self._log.append(batch, self._clock())
-            except StorageError as exc:
-                logger.warning("live events not shared yet (%s); trying again", exc)
+            except WriteRefused:
+                # The database refuses these events for good (a value it cannot
+                # hold): dropped, or they would hold up every later one.
+                logger.error("live events: %d refused by the database, dropped", len(batch))
+            except Exception as exc:  # unreachable, or anything else: never end the task
+                logger.warning("live events not shared yet (%s); trying again",
+                               type(exc).__name__)
                 await asyncio.sleep(self._retry)
                 continue
             # Only this task and _queue's dropping take from the left: what
@@ -144,6 +152,6 @@ class SharedEvents:
                 if now >= next_prune:
                     next_prune = now + PRUNE_EVERY_SECONDS
                     await self._log.prune(now - KEEP_SECONDS)
-            except StorageError as exc:
-                logger.warning("live events: cannot read the log (%s); trying again", exc)
+            except Exception as exc:  # unreachable, or anything else: never end the task
+                logger.warning("live events: cannot read the log (%r); trying again", exc)
                 await asyncio.sleep(self._retry)

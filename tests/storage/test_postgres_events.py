@@ -10,11 +10,13 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 
+import asyncpg
 import pytest
 
 from routes.staff.events import Event, EventHub, Subscription
 from routes.staff.shared_events import SEQUENCE, SharedEvents
 from storage.postgres import PostgresStore
+from storage.postgres_connect import Database
 from storage.postgres_events import EventLog
 
 
@@ -181,3 +183,47 @@ async def test_events_published_while_the_database_is_away_are_shared_when_it_is
         assert json.loads(event.data) == {"n": 1}
     finally:
         await sharing.stop()
+
+
+async def test_the_reader_and_the_listener_outlive_any_failure(
+        stores: tuple[PostgresStore, PostgresStore], monkeypatch: pytest.MonkeyPatch) -> None:
+    # asyncpg raises more than PostgresError/InterfaceError (InternalClientError
+    # when a connection dies mid-operation, InterfaceError from a released
+    # proxy): neither task may end, or this process's clients hear nothing more.
+    failures = {"prune": 1, "connect": 1}
+    real_prune, real_connect = EventLog.prune, Database.connect_one
+
+    async def prune(self: EventLog, before: float) -> int:
+        if failures["prune"]:
+            failures["prune"] -= 1
+            raise asyncpg.InterfaceError("cannot call Connection.terminate(): released")
+        return await real_prune(self, before)
+
+    async def connect_one(self: Database) -> asyncpg.Connection[asyncpg.Record]:
+        if failures["connect"]:
+            failures["connect"] -= 1
+            raise asyncpg.InternalClientError("cannot switch to state 12")
+        return await real_connect(self)
+
+    monkeypatch.setattr(EventLog, "prune", prune)
+    monkeypatch.setattr(Database, "connect_one", connect_one)
+    one, two = EventHub(), EventHub()
+    shared = [SharedEvents(two, log_of(stores[1]), poll=30.0, retry=0.05),
+              SharedEvents(one, log_of(stores[0]), poll=0.05, retry=0.05)]
+    await shared[0].start()  # its listener meets the failed connection
+    async with asyncio.timeout(5):
+        while failures["connect"]:
+            await asyncio.sleep(0.01)
+    await shared[1].start()
+    try:
+        watching = one.subscribe("luigis", None)
+        two.publish("luigis", "order.updated", {"n": 1})
+        assert [json.loads(e.data) for e in await received(watching, 1)] == [{"n": 1}]
+        assert failures == {"prune": 0, "connect": 0}
+        # Woken by NOTIFY again once its listener reconnected (polling is slowed to 30 s).
+        hearing = two.subscribe("luigis", None)
+        one.publish("luigis", "order.updated", {"n": 2})
+        assert [json.loads(e.data) for e in await received(hearing, 1)] == [{"n": 2}]
+    finally:
+        for each in shared:
+            await each.stop()
