@@ -60,6 +60,13 @@ TOUCH_SECONDS: Final = 60.0      # seen_at is written at most this often per ses
 CSRF_LABEL: Final = b"orderbot console CSRF token v1"
 
 
+def _looks_like_an_id(session_id: str) -> bool:
+    """Whether a cookie's value could be an id we issued (URL-safe base64, bounded):
+    anything else (bytes a browser should never send, a huge value) is no session."""
+    return len(session_id) <= 2 * ID_BYTES * 2 and all(
+        c.isascii() and (c.isalnum() or c in "-_") for c in session_id)
+
+
 def id_hash(session_id: str) -> str:
     """The SHA-256 hex digest a session is stored under (its cookie's id is never stored)."""
     return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
@@ -98,8 +105,9 @@ class ConsoleSession:
 
     def csrf_matches(self, candidate: str | None) -> bool:
         """``candidate`` is this session's CSRF token (compared in constant time)."""
-        return candidate is not None and hmac.compare_digest(candidate.encode("utf-8"),
-                                                             self.csrf.encode("utf-8"))
+        # compare_digest takes ASCII text only; a token is always ASCII.
+        return (candidate is not None and candidate.isascii()
+                and hmac.compare_digest(candidate, self.csrf))
 
 
 def _session(record: ConsoleSessionRecord, session_id: str) -> ConsoleSession:
@@ -137,7 +145,7 @@ class SessionBook:
         Records this request as the session's last when the stored one is a
         minute old or more.
         """
-        if not session_id:
+        if not session_id or not _looks_like_an_id(session_id):
             return None
         key = id_hash(session_id)
         record = await self._store.console_session(key)

@@ -158,7 +158,10 @@ class EventHub:
     def _seq_of(self, event_id: str) -> int | None:
         """The sequence number of an id of this process life, else ``None``."""
         boot, _, number = event_id.strip().rpartition("-")
-        if boot != self.boot or not number.isdigit():
+        # ASCII digits only ("²" is a digit to str.isdigit), and no more than
+        # an id can have (int() refuses thousands of digits with ValueError).
+        if boot != self.boot or not (number.isascii() and number.isdigit()) \
+                or len(number) > 19:
             return None
         seq = int(number)
         return seq if seq <= self._seq else None

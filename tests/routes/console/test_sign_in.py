@@ -134,3 +134,34 @@ async def test_a_session_in_use_renews_its_cookie_and_sign_out_still_clears_it(
     assert status == 303
     async with client.get("/console", allow_redirects=False) as response:
         assert response.status == 303 and COOKIE not in response.cookies  # no session: none
+
+
+async def raw_status(client: Client, head: bytes, body: bytes = b"") -> int:
+    """The status of a request written byte for byte (what no well-behaved client sends)."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(head + b"Host: test\r\nConnection: close\r\n"
+                     + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+        await writer.drain()
+        status_line = await reader.readline()
+        return int(status_line.split()[1])
+    finally:
+        writer.close()
+
+
+async def test_undecodable_cookies_and_csrf_headers_are_refused_not_500(
+        client: Client) -> None:
+    # Bytes that are not UTF-8 (aiohttp hands them on as surrogates), oversized
+    # values: no session, or a wrong token, never a traceback.
+    cookie = f"Cookie: {COOKIE}=".encode()
+    for value in (b"\xff\xfe", b"a" * 5_000, "\u00ff\u00fe".encode()):
+        assert await raw_status(client, b"GET /console HTTP/1.1\r\n" + cookie + value
+                                + b"\r\n") == 303
+    await admin_at(client)
+    session_id = client.session.cookie_jar.filter_cookies(
+        client.make_url("/console"))[COOKIE].value
+    head = (b"POST /console/controls/bot HTTP/1.1\r\n" + cookie + session_id.encode()
+            + f"\r\nOrigin: http://{client.host}:{client.port}\r\n".encode()
+            + b"Content-Type: application/x-www-form-urlencoded\r\nX-CSRF-Token: \xff\xfe\r\n")
+    assert await raw_status(client, head, b"enabled=false") == 403
+    assert (await client.app[STORE].controls("luigis")).bot_enabled

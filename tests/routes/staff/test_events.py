@@ -121,3 +121,13 @@ async def test_a_revoked_token_ends_its_open_stream(
         await ends_within(stream, 3)  # checked again within RECHECK_SECONDS
         # The admin's stream goes on.
         assert (await event_of_kind(watching, "message.created")).data == {"customer": CARA}
+
+
+async def test_odd_last_event_ids_get_a_reset(client: Client) -> None:
+    boot = client.app[EVENTS].boot
+    for odd in (f"{boot}-\u00b2", f"{boot}-{'9' * 5000}", f"{boot}--1", "-", ""):
+        headers = {**ADMIN, "Last-Event-ID": odd}
+        async with client.get("/api/v1/restaurants/luigis/events", headers=headers) as stream:
+            assert stream.status == 200
+            if odd.strip("-"):
+                assert (await next_event(stream)).event == "reset", odd
