@@ -196,8 +196,7 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
         live.attach(dispatcher, inbox, app[WEBHOOK], hooks, app[staff_api.SERVICE],
                     listener=partial(metrics.attach, store))
         # On a shared database every process's clients see every process's events.
-        shared = (None if coordination is None
-                  else SharedEvents(hub, coordination.events(), settings.clock))
+        shared = None if coordination is None else SharedEvents(hub, coordination.events())
         if shared is not None:
             await shared.start()
         await inbox.recover()

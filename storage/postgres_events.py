@@ -16,7 +16,8 @@ must see them too.  So on PostgreSQL every event goes through the table
   The id is the event's number in every process, so a client reconnecting
   to any process can say where it stopped.
 * :meth:`EventLog.prune` deletes events older than a cut-off (they only
-  need to outlive the readers' next poll), one process at a time.
+  need to outlive the readers' next poll), one process at a time, by the
+  database's clock (the one every append is stamped with).
 """
 
 from __future__ import annotations
@@ -32,12 +33,16 @@ CHANNEL: Final = "orderbot_events"
 # Key of the transaction-level advisory lock every append takes (one bigint).
 APPEND_LOCK: Final = 0x6F72657674730000  # "orevts"
 
-APPEND: Final = """
+# Times are the database's (one clock for every instance: pruning by one instance's
+# clock must not drop what another, whose clock is behind, appended a moment ago).
+NOW: Final = "extract(epoch FROM clock_timestamp())"
+APPEND: Final = f"""
 INSERT INTO staff_events (restaurant_id, kind, data, created_at)
-SELECT r, k, d, $4 FROM unnest($1::text[], $2::text[], $3::text[]) AS e(r, k, d)"""
+SELECT r, k, d, {NOW} FROM unnest($1::text[], $2::text[], $3::text[]) AS e(r, k, d)"""
 AFTER: Final = """
 SELECT id, restaurant_id, kind, data FROM staff_events WHERE id > $1 ORDER BY id LIMIT $2"""
 LATEST: Final = "SELECT coalesce(max(id), 0) FROM staff_events"
+OLDEST: Final = "SELECT min(id) FROM staff_events"
 EVENTS_SCAN: Final = "SELECT id, created_at FROM staff_events WHERE id > $1 ORDER BY id LIMIT $2"
 EVENTS_PRUNE: Final = """
 WITH gone AS (DELETE FROM staff_events WHERE id > $1 AND id <= $2 AND created_at < $3
@@ -64,9 +69,9 @@ class EventLog:
     def __init__(self, database: Database) -> None:
         self._database = database
 
-    async def append(self, events: Sequence[tuple[str, str, str]], at: float) -> None:
-        """Write ``events``, each ``(restaurant_id, kind, JSON text)``, in this order, at
-        ``at`` (Unix seconds), and notify every reader.
+    async def append(self, events: Sequence[tuple[str, str, str]]) -> None:
+        """Write ``events``, each ``(restaurant_id, kind, JSON text)``, in this order (at the
+        database's time), and notify every reader.
 
         Raises :class:`~storage.errors.WriteRefused` when the database refuses
         a value (it would refuse it again), :class:`StorageError` otherwise.
@@ -74,7 +79,7 @@ class EventLog:
         async def work(connection: Connection) -> None:
             await connection.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK)
             await connection.execute(APPEND, [e[0] for e in events], [e[1] for e in events],
-                                     [e[2] for e in events], at)
+                                     [e[2] for e in events])
             await connection.execute(f"NOTIFY {CHANNEL}")
 
         if not events:
@@ -96,11 +101,17 @@ class EventLog:
         rows = await self._database.fetch("reading live events", LATEST)
         return int(rows[0][0])
 
-    async def prune(self, before: float) -> int:
-        """Delete events appended before ``before`` (Unix seconds); how many (0 if another
-        process is pruning them)."""
+    async def oldest(self) -> int | None:
+        """The id of the oldest event kept (``None`` for none)."""
+        rows = await self._database.fetch("reading live events", OLDEST)
+        return None if rows[0][0] is None else int(rows[0][0])
+
+    async def prune(self, keep: float) -> int:
+        """Delete events appended more than ``keep`` seconds ago (by the database's clock);
+        how many (0 if another process is pruning them)."""
+        rows = await self._database.fetch("pruning live events", f"SELECT {NOW}")
         return await prune(self._database, "pruning live events", EVENTS_SCAN, EVENTS_PRUNE,
-                           before)
+                           float(rows[0][0]) - keep)
 
     async def listen(self, wake: Callable[[], None], retry: float = 1.0) -> None:
         """Call ``wake`` whenever any process appended events; runs until cancelled

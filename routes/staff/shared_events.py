@@ -30,7 +30,6 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from routes.staff.events import EventHub
@@ -52,16 +51,12 @@ STOP_FLUSH_SECONDS: Final = 5.0
 
 
 class SharedEvents:
-    """Carries ``hub``'s events through ``log``; :meth:`start`, then :meth:`stop`.
+    """Carries ``hub``'s events through ``log``; :meth:`start`, then :meth:`stop`."""
 
-    ``clock`` gives Unix seconds (the log's ``created_at``, for pruning).
-    """
-
-    def __init__(self, hub: EventHub, log: EventLog, clock: Callable[[], float] = time.time,
-                 *, poll: float = POLL_SECONDS, retry: float = RETRY_SECONDS) -> None:
+    def __init__(self, hub: EventHub, log: EventLog, *, poll: float = POLL_SECONDS,
+                 retry: float = RETRY_SECONDS) -> None:
         self._hub = hub
         self._log = log
-        self._clock = clock
         self._poll = poll
         self._retry = retry
         self._pending: deque[tuple[str, str, str]] = deque()
@@ -114,7 +109,7 @@ class SharedEvents:
             batch = [self._pending[n] for n in range(min(PAGE, len(self._pending)))]
             dropped = self._dropped
             try:
-                await self._log.append(batch, self._clock())
+                await self._log.append(batch)
             except WriteRefused:
                 # The database refuses these events for good (a value it cannot
                 # hold): dropped, or they would hold up every later one.
@@ -143,15 +138,30 @@ class SharedEvents:
             try:
                 while True:
                     events = await self._log.after(self._seen, PAGE)
+                    if events and events[0].id > self._seen + 1:
+                        await self._check_gap(events[0].id)
                     for event in events:
                         self._hub.deliver(event.id, event.restaurant_id, event.kind, event.data)
                         self._seen = event.id
                     if len(events) < PAGE:
                         break
-                now = self._clock()
+                now = time.monotonic()
                 if now >= next_prune:
                     next_prune = now + PRUNE_EVERY_SECONDS
-                    await self._log.prune(now - KEEP_SECONDS)
+                    await self._log.prune(KEEP_SECONDS)
             except Exception as exc:  # unreachable, or anything else: never end the task
                 logger.warning("live events: cannot read the log (%r); trying again", exc)
                 await asyncio.sleep(self._retry)
+
+    async def _check_gap(self, next_id: int) -> None:
+        """Ids between what was seen and ``next_id`` are either never committed (an append
+        rolled back) or pruned before this process read them (it could not reach the
+        database for :data:`KEEP_SECONDS`). Pruned — nothing older is left — this
+        process's clients missed events: they are ended, and reconnecting gets a reset."""
+        oldest = await self._log.oldest()
+        if oldest is not None and oldest < next_id:
+            return  # older events are still there: a gap of rolled-back ids
+        logger.warning("live events %d to %d were pruned before this process read them; "
+                       "its clients start over", self._seen + 1, next_id - 1)
+        self._seen = next_id - 1
+        self._hub.share(SEQUENCE, self._seen, self._queue)

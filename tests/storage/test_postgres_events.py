@@ -15,9 +15,10 @@ import pytest
 
 from routes.staff.events import Event, EventHub, Subscription
 from routes.staff.shared_events import SEQUENCE, SharedEvents
+from storage.errors import StorageError
 from storage.postgres import PostgresStore
 from storage.postgres_connect import Database
-from storage.postgres_events import EventLog
+from storage.postgres_events import EventLog, LoggedEvent
 
 
 def log_of(store: PostgresStore) -> EventLog:
@@ -40,6 +41,12 @@ async def hubs(stores: tuple[PostgresStore, PostgresStore]
             await each.stop()
 
 
+async def age(store: PostgresStore, seconds: float) -> None:
+    """Every event so far appended ``seconds`` earlier than it was."""
+    await store._database.fetch("ageing events", "UPDATE staff_events SET created_at = "
+                                "created_at - $1", seconds)
+
+
 async def received(subscription: Subscription, count: int) -> list[Event]:
     async with asyncio.timeout(5):
         return [event for _ in range(count)
@@ -51,8 +58,8 @@ async def test_appended_events_read_back_in_order_from_either_process(
     one, two = (log_of(store) for store in stores)
     assert await one.latest() == 0
     await one.append([("luigis", "order.updated", '{"n":1}'),
-                      ("sakura", "controls.updated", '{"n":2}')], 100.0)
-    await two.append([("luigis", "message.created", '{"n":3}')], 101.0)
+                      ("sakura", "controls.updated", '{"n":2}')])
+    await two.append([("luigis", "message.created", '{"n":3}')])
     events = await two.after(0, 10)
     assert [(e.restaurant_id, e.kind, json.loads(e.data)["n"]) for e in events] == [
         ("luigis", "order.updated", 1), ("sakura", "controls.updated", 2),
@@ -79,7 +86,7 @@ async def test_ids_follow_commit_order_when_appends_race(
 
     async def write(log: EventLog, name: str) -> None:
         for n in range(60):
-            await log.append([("luigis", name, str(n))] * 3, float(n))
+            await log.append([("luigis", name, str(n))] * 3)
 
     reader = asyncio.create_task(read())
     await asyncio.gather(write(one, "a"), write(two, "b"), write(one, "c"), write(two, "d"))
@@ -95,9 +102,10 @@ async def test_ids_follow_commit_order_when_appends_race(
 async def test_prune_drops_only_events_older_than_the_cut(
         stores: tuple[PostgresStore, PostgresStore]) -> None:
     log = log_of(stores[0])
-    await log.append([("luigis", "old", "{}")] * 3, 100.0)
-    await log.append([("luigis", "new", "{}")], 200.0)
-    assert await log.prune(150.0) == 3
+    await log.append([("luigis", "old", "{}")] * 3)
+    await age(stores[0], 700.0)  # appended 700 s ago, by the database's clock
+    await log.append([("luigis", "new", "{}")])
+    assert await log.prune(600.0) == 3
     assert [e.kind for e in await log.after(0, 10)] == ["new"]
 
 
@@ -191,17 +199,19 @@ async def test_the_reader_and_the_listener_outlive_any_failure(
     # when a connection dies mid-operation, InterfaceError from a released
     # proxy): neither task may end, or this process's clients hear nothing more.
     failures = {"prune": 1, "connect": 1}
+    connect_failed = asyncio.Event()
     real_prune, real_connect = EventLog.prune, Database.connect_one
 
-    async def prune(self: EventLog, before: float) -> int:
+    async def prune(self: EventLog, keep: float) -> int:
         if failures["prune"]:
             failures["prune"] -= 1
             raise asyncpg.InterfaceError("cannot call Connection.terminate(): released")
-        return await real_prune(self, before)
+        return await real_prune(self, keep)
 
     async def connect_one(self: Database) -> asyncpg.Connection[asyncpg.Record]:
         if failures["connect"]:
             failures["connect"] -= 1
+            connect_failed.set()
             raise asyncpg.InternalClientError("cannot switch to state 12")
         return await real_connect(self)
 
@@ -212,8 +222,7 @@ async def test_the_reader_and_the_listener_outlive_any_failure(
               SharedEvents(one, log_of(stores[0]), poll=0.05, retry=0.05)]
     await shared[0].start()  # its listener meets the failed connection
     async with asyncio.timeout(5):
-        while failures["connect"]:
-            await asyncio.sleep(0.01)
+        await connect_failed.wait()
     await shared[1].start()
     try:
         watching = one.subscribe("luigis", None)
@@ -224,6 +233,45 @@ async def test_the_reader_and_the_listener_outlive_any_failure(
         hearing = two.subscribe("luigis", None)
         one.publish("luigis", "order.updated", {"n": 2})
         assert [json.loads(e.data) for e in await received(hearing, 1)] == [{"n": 2}]
+    finally:
+        for each in shared:
+            await each.stop()
+
+
+async def test_a_process_that_missed_pruned_events_starts_its_clients_over(
+        stores: tuple[PostgresStore, PostgresStore], monkeypatch: pytest.MonkeyPatch) -> None:
+    # B cannot reach the database while A's events are appended and, ten minutes
+    # on, pruned: B's clients must not be told they missed nothing.
+    one, two = EventHub(), EventHub()
+    away = {"on": False}
+    real_after = EventLog.after
+
+    async def after(self: EventLog, seen: int, limit: int) -> list[LoggedEvent]:
+        if away["on"] and self is reading_b:
+            raise StorageError("database unreachable")
+        return await real_after(self, seen, limit)
+
+    monkeypatch.setattr(EventLog, "after", after)
+    reading_b = log_of(stores[1])
+    shared = [SharedEvents(one, log_of(stores[0]), poll=0.05, retry=0.05),
+              SharedEvents(two, reading_b, poll=0.05, retry=0.05)]
+    for each in shared:
+        await each.start()
+    try:
+        watching = two.subscribe("luigis", None)
+        one.publish("luigis", "order.updated", {"n": 1})
+        [first] = await received(watching, 1)
+        away["on"] = True
+        one.publish("luigis", "order.updated", {"n": 2})
+        one.publish("luigis", "order.updated", {"n": 3})
+        await asyncio.sleep(0.3)
+        await age(stores[0], 700.0)
+        assert await log_of(stores[0]).prune(600.0) >= 2
+        one.publish("luigis", "order.updated", {"n": 4})
+        away["on"] = False
+        async with asyncio.timeout(5):
+            assert await watching.queue.get() is None  # ended: it reconnects
+        assert two.subscribe("luigis", first.id).reset
     finally:
         for each in shared:
             await each.stop()
