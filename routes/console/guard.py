@@ -90,7 +90,8 @@ async def current_session(request: web.Request) -> ConsoleSession | None:
     if session is None:
         return None
     if not await still_valid(session, request.app[SERVICE].store,
-                             admin_token_hash=request.app[AUTHENTICATOR].admin_token_hash):
+                             admin_binding=request.app[AUTHENTICATOR].admin_binding(
+                                 request.cookies[COOKIE])):
         await book.close(session)
         return None
     return session

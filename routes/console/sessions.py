@@ -27,8 +27,10 @@ and a restart signs nobody out; only ``--db :memory:`` forgets them.
   re-checked against the staff directory on every request
   (:func:`still_valid`), so ``bot.py staff revoke`` ends it at once, as it
   does for the API; a session whose principal can no longer act is deleted
-  when met. An admin session keeps the hash of the admin token it signed in
-  with, so changing or unsetting ``ORDERBOT_ADMIN_TOKEN`` ends it too.
+  when met. An admin session keeps the admin token it signed in with bound
+  to its id (HMAC-SHA256 keyed by the id: a database reader without the
+  cookie cannot test guesses of the token), so changing or unsetting
+  ``ORDERBOT_ADMIN_TOKEN`` ends it too.
 * **CSRF**: every write must carry the session's CSRF token
   (:mod:`routes.console.guard`). It is not stored: it is derived from the
   session id, ``urlsafe_b64encode(HMAC-SHA256(key=id, msg=CSRF_LABEL))``
@@ -128,10 +130,17 @@ class SessionBook:
         self._store = store
         self._clock = clock
 
-    async def open(self, principal: Principal, token_hash: str | None
+    async def open(self, principal: Principal,
+                   token_hash: str | Callable[[str], str | None] | None
                    ) -> tuple[str, ConsoleSession]:
-        """A new session, stored; returns the id to put in the cookie (stored only as a hash)."""
+        """A new session, stored; returns the id to put in the cookie (stored only as a hash).
+
+        ``token_hash`` is the staff token's hash, or (the admin) a function of
+        the new session's id giving the admin token's binding to it.
+        """
         session_id = secrets.token_urlsafe(ID_BYTES)
+        if callable(token_hash):
+            token_hash = token_hash(session_id)
         now = self._clock()
         record = ConsoleSessionRecord(id_hash(session_id), principal.name,
                                       principal.restaurant_id, token_hash,
@@ -182,19 +191,20 @@ class SessionBook:
 
 
 async def still_valid(session: ConsoleSession, directory: StaffDirectory, *,
-                      admin_token_hash: str | None) -> bool:
+                      admin_binding: str | None) -> bool:
     """Whether the session's principal may still act.
 
     A staff session's token must still be in ``directory`` for its
     restaurant (not revoked since sign-in); an admin session's token must
-    still be the configured admin token (``admin_token_hash``: ``None``
-    when unset).
+    still be the configured admin token: ``admin_binding`` is the token's
+    binding to this session's id (:meth:`~routes.staff.auth.Authenticator.admin_binding`),
+    ``None`` when no admin token is set.
     """
     if session.token_hash is None:
         return False  # signed in before tokens were kept: sign in again
     if session.is_admin:
-        return admin_token_hash is not None and hmac.compare_digest(
-            session.token_hash.encode("ascii"), admin_token_hash.encode("ascii"))
+        return admin_binding is not None and session.token_hash.isascii() \
+            and hmac.compare_digest(session.token_hash, admin_binding)
     member = await directory.staff_by_token_hash(session.token_hash)
     return member is not None and member.restaurant_id == session.principal.restaurant_id \
         and member.name == session.principal.name

@@ -67,11 +67,14 @@ class Authenticator:
     def __repr__(self) -> str:
         return f"Authenticator(admin_token={'set' if self._admin else 'unset'})"
 
-    @property
-    def admin_token_hash(self) -> str | None:
-        """The configured admin token's :func:`hash_token` (``None`` when unset): what a
-        console session signed in with it keeps, to end when the token changes."""
-        return None if self._admin is None else hash_token(self._admin.decode("utf-8"))
+    def admin_binding(self, session_id: str) -> str | None:
+        """What a console session signed in with the admin token keeps, to end when the
+        token changes: HMAC-SHA256 of the token keyed by the session's id (hex), so the
+        database holds nothing a weak admin token could be guessed from offline without
+        the cookie. ``None`` when no admin token is set."""
+        if self._admin is None:
+            return None
+        return hmac.new(session_id.encode("ascii"), self._admin, hashlib.sha256).hexdigest()
 
     async def principal(self, authorization: str | None) -> Principal | None:
         """Who the header names; ``None`` when it is missing or matches no token."""

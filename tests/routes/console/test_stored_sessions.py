@@ -28,7 +28,7 @@ from tests.routes.console.support import (
     stored_sessions,
     write,
 )
-from tests.routes.staff.support import staff_token
+from tests.routes.staff.support import ADMIN_TOKEN, staff_token
 from tests.routes.whatsapp.test_inbox_upkeep import maintaining
 from tests.whatsapp_support import Client, ClientFactory, FixtureDayClock
 
@@ -159,3 +159,19 @@ async def test_the_stored_row_holds_neither_the_cookie_id_nor_the_csrf_token(
     assert id_hash(session_id).encode() in data  # what is stored, found where it is
     for secret in (session_id, csrf, token):
         assert secret.encode() not in data
+
+
+async def test_an_admin_session_stores_nothing_to_guess_the_admin_token_from(
+        client: Client) -> None:
+    # A made-up admin token may be weak: its plain hash in the row would let
+    # anyone with a backup test guesses offline. The row binds it to the
+    # session's id instead, which the database does not hold.
+    await admin_at(client)
+    [row] = stored_sessions(client)
+    store = client.app[STORE]
+    assert isinstance(store, SQLiteStore)
+    files = [store.path, store.path.with_name(store.path.name + "-wal")]
+    data = b"".join(path.read_bytes() for path in files if path.exists())
+    for leak in (ADMIN_TOKEN, hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()):
+        assert leak not in repr(row) and leak.encode() not in data
+    assert row[3] is not None and len(row[3]) == 64  # something is kept, to check it against
