@@ -168,13 +168,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         config = load_config(args.config)
         db_path = database_path(args.config, config, args.db)
         url = postgres_url(args.db, os.environ)
-        if url is not None and args.command not in ("serve", "db"):
+        if url is not None and args.command not in ("serve", "db", "staff", "orders"):
             raise UsageError(f"{args.command} works on a SQLite file only so far: give "
                              "--db FILE (or unset ORDERBOT_DATABASE_URL)")
         if args.command == "db":
             asyncio.run(db_migrate(url or db_path, sys.stdout))
             return 0
-        if args.command in ("sessions", "staff", "orders") and not getattr(args, "url", None):
+        if (args.command in ("sessions", "staff", "orders") and not getattr(args, "url", None)
+                and url is None):
             db_path = existing_database(db_path, args, config)
         if args.command == "chat":
             restaurant = pick_restaurant(config, args.restaurant)
@@ -184,7 +185,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(sessions(config, db_path, args, sys.stdout))
         elif args.command in ("staff", "orders"):
             try:
-                asyncio.run(staff_and_orders(config, db_path, args, os.environ, sys.stdout))
+                asyncio.run(staff_and_orders(config, url or db_path, args, os.environ,
+                                             sys.stdout))
             except staff_cli.CommandError as exc:
                 raise UsageError(str(exc)) from exc
         elif args.command == "serve":

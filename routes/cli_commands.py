@@ -20,6 +20,7 @@ from routes.cli_base import (
     UsageError,
     database_path,
     load_config,
+    open_store,
     pick_restaurant,
     postgres_backend,
     postgres_url,
@@ -30,6 +31,7 @@ from routes.ops.doctor import report, run_checks
 from routes.staff import cli as staff_cli
 from storage.base import SessionKey
 from storage.codec import decode_snapshot
+from storage.errors import DatabaseInUse
 from storage.lock import InstanceLock
 from storage.sqlite import SQLiteStore
 
@@ -108,9 +110,16 @@ def diagram(args: argparse.Namespace, out: BinaryIO) -> None:
         raise UsageError(f"{output or 'stdout'}: {exc.strerror}") from exc
 
 
-async def staff_and_orders(config: AppConfig, db_path: Path, args: argparse.Namespace,
-                           env: Mapping[str, str], out: TextIO) -> None:
-    """``staff add|list|revoke`` and ``orders list|show|move`` (see routes/staff/cli.py)."""
+async def staff_and_orders(config: AppConfig, db_path: Path | DatabaseUrl,
+                           args: argparse.Namespace, env: Mapping[str, str],
+                           out: TextIO) -> None:
+    """``staff add|list|revoke`` and ``orders list|show|move`` (see routes/staff/cli.py).
+
+    On a SQLite file ``orders move`` needs ``serve`` stopped (it caches and
+    sends) or ``--url``; on PostgreSQL, which the instances share while they
+    run, everything but ``orders move`` works beside them, and a move goes
+    through one of them (``--url``), which tells the customer.
+    """
     restaurant = args.restaurant
     if args.command == "orders" and args.action == "move" and args.url:
         token = env.get("ORDERBOT_ADMIN_TOKEN") or env.get("ORDERBOT_TOKEN")
@@ -129,10 +138,22 @@ async def staff_and_orders(config: AppConfig, db_path: Path, args: argparse.Name
     if missing:
         raise UsageError(f"{args.command} {args.action} needs "
                          + ", ".join(name.replace("status_to", "STATUS") for name in missing))
+    moving = args.command == "orders" and args.action == "move"
+    if moving and isinstance(db_path, DatabaseUrl):
+        raise UsageError("orders move on PostgreSQL goes through a running instance: add "
+                         "--url http://HOST:PORT (with ORDERBOT_ADMIN_TOKEN or ORDERBOT_TOKEN)")
     with contextlib.ExitStack() as held:
-        if args.command == "orders" and args.action == "move":
-            held.enter_context(InstanceLock(db_path))  # serve caches and sends: stop it first
-        async with SQLiteStore(db_path) as store:
+        if moving:
+            assert isinstance(db_path, Path)
+            try:
+                held.enter_context(InstanceLock(db_path))  # serve caches and sends
+            except DatabaseInUse as exc:
+                raise UsageError(
+                    f"{db_path} is in use by orderbot process {exc.holder}: while serve runs, "
+                    "move orders through it (it tells the customer): add --url "
+                    "http://HOST:PORT, with ORDERBOT_ADMIN_TOKEN or a staff token in "
+                    "ORDERBOT_TOKEN") from exc
+        async with open_store(db_path) as store:
             if args.command == "staff":
                 if args.action == "add":
                     await staff_cli.staff_add(store, config, restaurant, args.name, out)

@@ -47,7 +47,12 @@ class StoreClosed(StorageError):
 
 
 class DatabaseInUse(StorageError):
-    """Another process holds the file's instance lock (see :mod:`storage.lock`)."""
+    """Another process holds the file's instance lock (see :mod:`storage.lock`);
+    ``holder`` is its process id as the lock file says, or ``"another process"``."""
+
+    def __init__(self, message: str, holder: str = "another process") -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class OrderStatusChanged(StorageError):

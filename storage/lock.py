@@ -34,7 +34,7 @@ class InstanceLock:
             raise DatabaseInUse(
                 f"{self.path.with_suffix('')} is in use by orderbot process {holder} "
                 "(serve or chat); stop it first: two processes would each trust their "
-                "own copy of the conversations") from None
+                "own copy of the conversations", holder) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd

@@ -14,6 +14,7 @@ import pytest
 
 from tests.fake_graph import FakeGraph
 from tests.routes.staff.support import ADMIN, ADMIN_TOKEN, event_of_kind
+from tests.routes.staff.test_cli import bot
 from tests.storage.postgres_server import PostgresServer
 from tests.test_instances import deliver, instances, postgres  # noqa: F401 - a fixture
 from tests.whatsapp_support import notification, text_message
@@ -55,3 +56,30 @@ async def test_a_console_on_one_instance_sees_what_the_others_commit(
                             headers={**ADMIN, "Last-Event-ID": off.id}) as stream:
             missed = await event_of_kind(stream, "controls.updated")
         assert missed.data["bot_enabled"] is True
+
+
+async def test_staff_tokens_and_orders_from_the_command_line_on_postgresql(
+        postgres: PostgresServer, tmp_path: Path,  # noqa: F811 - the fixture
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Several instances share the database while they run: staff tokens are
+    # made and revoked there, beside them, and a token works on any instance.
+    url = await postgres.new_database("cli")
+    monkeypatch.setenv("ORDERBOT_DATABASE_URL", url)
+    run = bot
+    added = run("staff", "add", "--restaurant", "luigis", "--name", "Pia")
+    assert added.returncode == 0, added.stderr
+    token = added.stdout.splitlines()[0]
+    assert "Pia" in run("staff", "list", "--restaurant", "luigis").stdout
+    async with FakeGraph() as graph, aiohttp.ClientSession() as http, \
+            instances(url, graph, http, 2, tmp_path) as serving:
+        for instance in serving:
+            async with http.get(f"{instance.url}/api/v1/restaurants/luigis/orders",
+                                headers={"Authorization": f"Bearer {token}"}) as response:
+                assert response.status == 200
+        assert run("orders", "list").returncode == 0
+        moved = run("orders", "move", "LU-NONE", "PREPARING", "--restaurant", "luigis")
+        assert moved.returncode == 2 and "--url http://HOST:PORT" in moved.stderr
+        assert run("staff", "revoke", "--restaurant", "luigis", "--name", "Pia").returncode == 0
+        async with http.get(f"{serving[1].url}/api/v1/restaurants/luigis/orders",
+                            headers={"Authorization": f"Bearer {token}"}) as response:
+            assert response.status == 401

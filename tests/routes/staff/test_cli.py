@@ -78,3 +78,4 @@ async def test_orders_list_show_and_move_with_serve_stopped(db: Path) -> None:
         refused = bot("orders", "move", "LU-CLI1", "CANCELLED", "--reason", "closed",
                       "--restaurant", "luigis", "--db", str(db))
     assert refused.returncode == 2 and "in use by orderbot process" in refused.stderr
+    assert "add --url http://HOST:PORT" in refused.stderr  # what to do instead
