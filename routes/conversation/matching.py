@@ -250,6 +250,13 @@ def _choice(typed: str, session: Session, options: tuple[Option, ...],
     return None
 
 
+def names_menu_entry(raw: str, restaurant: Restaurant) -> bool:
+    """Whether ``raw`` names one of the restaurant's categories or items, with or without a
+    quantity (``"2 margherita"``, ``"Pizzas"``), in any of its languages."""
+    split = split_quantity(raw)
+    return _catalogue_choice(normalize(split[1] if split else raw), restaurant) is not None
+
+
 def _catalogue_choice(typed: str, restaurant: Restaurant) -> str | None:
     """A category or item named in any of the restaurant's languages."""
     for category in restaurant.menu:

@@ -11,6 +11,7 @@ from routes.conversation.context import Context
 from routes.conversation.filters import ChoiceId, is_location, is_text
 from routes.conversation.gate import branch_closed
 from routes.conversation.i18n import _
+from routes.conversation.matching import names_menu_entry
 from routes.conversation.messages import text
 from routes.conversation.questions import order_total
 from routes.conversation.router import Router
@@ -74,6 +75,13 @@ async def address_from_text(ctx: Context) -> None:
         ctx.ask()
         return
     typed = " ".join(ctx.inbound.text.split())
+    if names_menu_entry(typed, ctx.restaurant):
+        # "2 margherita" while asked for an address: the customer means the order.
+        ctx.say(_("That looks like something from our menu, not an address. To change your "
+                  "order, type \"cart\"; to carry on, type your delivery address (street, "
+                  "number and postcode) or share your location pin."))
+        ctx.ask()
+        return
     if len(typed) < ADDRESS_MIN_LENGTH:
         ctx.say(_("That looks too short for an address. Please type the street, number and "
                   "postcode, or share your location pin."))

@@ -176,6 +176,19 @@ async def test_short_typed_address_is_refused_politely(amira: Customer) -> None:
     assert "earlier step" in amira.text or "Where should we deliver" in amira.text
 
 
+async def test_a_menu_item_typed_for_the_address_is_not_taken_as_one(amira: Customer) -> None:
+    await amira.tap("order_type:delivery")
+    await amira.tap("item:margherita")
+    await amira.tap("action:checkout")
+    for typed in ("2 margherita", "Margherita", "margherita x3", "Drinks"):
+        await amira.type(typed)
+        assert "looks like something from our menu, not an address" in amira.text, typed
+        assert "Delivering to" not in amira.text
+    # A street that merely contains an item's name is an address.
+    await amira.type("12 Margherita Road, London E1 6AN")
+    assert "Delivering to: 12 Margherita Road, London E1 6AN" in amira.text
+
+
 async def test_old_buttons_are_applied_when_they_still_make_sense(amira: Customer) -> None:
     await amira.tap("order_type:delivery")
     await amira.tap("item:margherita")
