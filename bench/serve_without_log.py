@@ -35,7 +35,8 @@ class StoreWithoutLog(SQLiteStore):
         return await super().commit(dataclasses.replace(changes, log=[], conversation=None))
 
 
-def open_store_without_log(db_path: Path | cli_base.DatabaseUrl) -> SessionStore:
+def open_store_without_log(db_path: Path | cli_base.DatabaseUrl, *,
+                           create: bool = True) -> SessionStore:
     """:func:`routes.cli_base.open_store`, with a SQLite file opened as :class:`StoreWithoutLog`."""
     if isinstance(db_path, Path) and str(db_path) != cli_base.MEMORY_DB:
         return StoreWithoutLog(db_path)  # not opened yet: the caller opens it

@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from collections.abc import AsyncIterator, Callable
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from functools import partial
 from typing import Final, Protocol
@@ -43,6 +44,9 @@ from routes.whatsapp.sender import OutboxSender
 from routes.whatsapp.upkeep import maintain
 from routes.whatsapp.webhook import MAX_BODY_BYTES, WhatsAppWebhook
 from storage.base import SessionStore
+from storage.errors import StorageError
+
+logger = logging.getLogger(__name__)
 
 # Opens the store for the app's lifetime (and holds whatever lock it needs);
 # chosen by the caller, so that only the command line picks a backend.
@@ -107,7 +111,8 @@ LIVE_CONFIG: Final = web.AppKey("live_config", LiveConfig)
 
 def create_app(settings: Settings, open_store: StoreOpener) -> web.Application:
     """The ``serve`` application; nothing is opened until it starts."""
-    app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=[count_webhooks])
+    app = web.Application(client_max_size=MAX_BODY_BYTES,
+                          middlewares=[count_webhooks, store_unavailable])
     app[SETTINGS] = settings
     app[LIVE_CONFIG] = LiveConfig(settings.config)
     app[_OPEN_STORE] = open_store
@@ -123,6 +128,20 @@ def create_app(settings: Settings, open_store: StoreOpener) -> web.Application:
     staff_api.add_routes(app)
     add_console(app)
     return app
+
+
+@web.middleware
+async def store_unavailable(request: web.Request,
+                            handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                            ) -> web.StreamResponse:
+    """A request the store cannot answer now (down, full, locked) gets ``503`` saying so,
+    not a ``500`` and a traceback: Meta and browsers retry a 503."""
+    try:
+        return await handler(request)
+    except StorageError as exc:
+        logger.warning("%s %s: the store cannot answer: %s", request.method, request.path, exc)
+        return web.json_response({"error": "the database is unavailable; try again shortly"},
+                                 status=503, headers={"Retry-After": "5"})
 
 
 async def healthz(request: web.Request) -> web.Response:

@@ -74,11 +74,12 @@ def postgres_url(db: str | None, env: Mapping[str, str]) -> DatabaseUrl | None:
     return DatabaseUrl(url)
 
 
-def open_store(db_path: Path | DatabaseUrl) -> SessionStore:
+def open_store(db_path: Path | DatabaseUrl, *, create: bool = True) -> SessionStore:
     """The store at ``db_path`` (PostgreSQL by URL, else a SQLite file); ``:memory:`` keeps
-    nothing (benchmarks, demos)."""
+    nothing (benchmarks, demos). ``create=False``: a PostgreSQL database without the
+    schema is refused rather than given one (a command that only looks or adds staff)."""
     if isinstance(db_path, DatabaseUrl):
-        return _postgres_store(db_path.url)
+        return _postgres_store(db_path.url, create)
     if str(db_path) != MEMORY_DB:
         return SQLiteStore(db_path)
     logger.warning("--db %s: conversations, inbox and outbox live in memory only and are "
@@ -134,6 +135,6 @@ def postgres_backend() -> ModuleType:
                          "pip install 'orderbot[postgres]'") from exc
 
 
-def _postgres_store(url: str) -> SessionStore:
-    store: SessionStore = postgres_backend().PostgresStore(url)
+def _postgres_store(url: str, create: bool) -> SessionStore:
+    store: SessionStore = postgres_backend().PostgresStore(url, create=create)
     return store

@@ -148,12 +148,14 @@ async def staff_and_orders(config: AppConfig, db_path: Path | DatabaseUrl,
             try:
                 held.enter_context(InstanceLock(db_path))  # serve caches and sends
             except DatabaseInUse as exc:
+                holder = (f"orderbot process {exc.holder}" if exc.holder.isdigit()
+                          else "another orderbot process")
                 raise UsageError(
-                    f"{db_path} is in use by orderbot process {exc.holder}: while serve runs, "
+                    f"{db_path} is in use by {holder} (serve or chat): while serve runs, "
                     "move orders through it (it tells the customer): add --url "
                     "http://HOST:PORT, with ORDERBOT_ADMIN_TOKEN or a staff token in "
                     "ORDERBOT_TOKEN") from exc
-        async with open_store(db_path) as store:
+        async with open_store(db_path, create=False) as store:
             if args.command == "staff":
                 if args.action == "add":
                     await staff_cli.staff_add(store, config, restaurant, args.name, out)

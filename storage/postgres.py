@@ -56,7 +56,7 @@ from storage.postgres_many import ManyAtOnce
 from storage.postgres_move import move_work
 from storage.postgres_order import CallOrder, Turn
 from storage.postgres_prune import INBOX_PRUNE, INBOX_SCAN, OUTBOX_PRUNE, OUTBOX_SCAN, prune
-from storage.postgres_schema import check_version, migrate
+from storage.postgres_schema import check_version, migrate, schema_version
 from storage.postgres_staff import PostgresRestaurantSide
 from storage.staff import GateFlags
 
@@ -89,8 +89,10 @@ class PostgresStore(PostgresConsoleSessions, PostgresRestaurantSide, SessionStor
     never shown: not in ``repr``, not in an error.
     """
 
-    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10) -> None:
+    def __init__(self, url: str, *, schema: str | None = None, pool_size: int = 10,
+                 create: bool = True) -> None:
         self._database = Database(url, schema=schema, pool_size=pool_size)
+        self._create = create  # a database without the schema gets it (else: refused)
         self._order = CallOrder()
         self._turnstile = asyncio.Lock()  # storage.postgres_commit: ids in start order
         self._group: Coalescer[Changes, list[OutboxRecord]] = Coalescer(
@@ -119,7 +121,14 @@ class PostgresStore(PostgresConsoleSessions, PostgresRestaurantSide, SessionStor
                     raise StorageError(f"PostgreSQL {'.'.join(map(str, MIN_SERVER))} or newer "
                                        f"is needed; {database.safe_url} runs {version.major}."
                                        f"{version.minor}")
-                before, _ = await migrate(connection, database.schema, only_if_missing=True)
+                if self._create:
+                    before, _ = await migrate(connection, database.schema, only_if_missing=True)
+                else:
+                    before = await schema_version(connection)
+                    if before is None:
+                        raise StorageError(
+                            f"{database.safe_url} holds no orderbot schema: check the URL, "
+                            "or create it with `python bot.py db migrate --db URL`")
             check_version(before, database.safe_url)
         except BaseException as exc:
             await database.disconnect()

@@ -104,6 +104,8 @@ class Database:
             self._pool = await asyncpg.create_pool(
                 self._url, min_size=1, max_size=self._pool_size, server_settings=settings,
                 command_timeout=COMMAND_TIMEOUT_S, reset=_keep_session)
+        except ValueError:  # asyncpg cannot read the URL (a port "abc", a bad host)
+            raise StorageError(f"cannot connect to {self.safe_url}: not a valid URL") from None
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError) as exc:
             # The URL in the message is the redacted one; asyncpg's own text names no password.
             raise StorageError(f"cannot connect to {self.safe_url}: {exc}") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import aiohttp
+import asyncpg
 import pytest
 
 from tests.fake_graph import FakeGraph
@@ -66,6 +67,25 @@ async def test_staff_tokens_and_orders_from_the_command_line_on_postgresql(
     url = await postgres.new_database("cli")
     monkeypatch.setenv("ORDERBOT_DATABASE_URL", url)
     run = bot
+    # A database without the schema (a URL naming the wrong one) is refused, not given
+    # one; a URL asyncpg cannot read is a one-line error too.
+    for wrong in (await postgres.new_database("empty"),
+                  url.replace("postgresql://postgres@", "postgresql://postgres@localhost:abc")):
+        monkeypatch.setenv("ORDERBOT_DATABASE_URL", wrong)
+        refused = run("staff", "add", "--restaurant", "luigis", "--name", "Pia")
+        assert refused.returncode == 2 and "Traceback" not in refused.stderr, refused.stderr
+        assert ("holds no orderbot schema" in refused.stderr
+                or "not a valid URL" in refused.stderr), refused.stderr
+    empty = await asyncpg.connect(await postgres.new_database("empty2"))
+    try:
+        monkeypatch.setenv("ORDERBOT_DATABASE_URL", postgres.database_url("empty2"))
+        assert run("orders", "list").returncode == 2
+        assert await empty.fetchval("SELECT count(*) FROM pg_tables WHERE schemaname = "
+                                    "'public'") == 0
+    finally:
+        await empty.close()
+    monkeypatch.setenv("ORDERBOT_DATABASE_URL", url)
+    assert run("db", "migrate").returncode == 0
     added = run("staff", "add", "--restaurant", "luigis", "--name", "Pia")
     assert added.returncode == 0, added.stderr
     token = added.stdout.splitlines()[0]

@@ -89,9 +89,12 @@ async def current_session(request: web.Request) -> ConsoleSession | None:
     session = await book.find(request.cookies.get(COOKIE))
     if session is None:
         return None
-    if not await still_valid(session, request.app[SERVICE].store,
-                             admin_binding=request.app[AUTHENTICATOR].admin_binding(
-                                 request.cookies[COOKIE])):
+    # A row looking at a restaurant its principal may not act for was not written by us.
+    looking_elsewhere = (session.restaurant_id is not None
+                         and not session.principal.may_act_for(session.restaurant_id))
+    admin_binding = request.app[AUTHENTICATOR].admin_binding(request.cookies[COOKIE])
+    if looking_elsewhere or not await still_valid(session, request.app[SERVICE].store,
+                                                  admin_binding=admin_binding):
         await book.close(session)
         return None
     return session

@@ -53,6 +53,10 @@ def bearer_token(authorization: str | None) -> str | None:
     if authorization is None or authorization[:len(BEARER)].lower() != BEARER:
         return None
     token = authorization[len(BEARER):].strip()
+    try:
+        token.encode("utf-8")
+    except UnicodeEncodeError:  # bytes that were not UTF-8 (kept as surrogates): no token
+        return None
     return token or None
 
 

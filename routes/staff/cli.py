@@ -13,6 +13,7 @@ notification are committed together, and the next ``serve`` sends it).
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Final, TextIO
 
@@ -81,6 +82,17 @@ async def staff_revoke(store: SessionStore, config: AppConfig, restaurant_id: st
 
 # Orders
 
+# What a customer types may carry terminal control sequences (ESC [2K erases a
+# line, OSC sets the title) and bidirectional overrides that reorder what is shown.
+_UNPRINTABLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control and direction-override characters
+    shown as escapes (``\\x1b``, ``\\u202e``) instead of acted on."""
+    return _UNPRINTABLE.sub(lambda match: ascii(match.group())[1:-1], text)
+
+
 async def orders_list(store: SessionStore, config: AppConfig, restaurant_id: str | None,
                       status: str | None, limit: int, out: TextIO) -> None:
     restaurants = ([restaurant_of(config, restaurant_id)] if restaurant_id
@@ -104,11 +116,11 @@ async def orders_show(store: SessionStore, config: AppConfig, restaurant_id: str
     order = await store.order(restaurant.id, reference)
     if order is None:
         raise CommandError(f"{restaurant.id} has no order {reference!r}")
+    address = f" to {printable(order.address)}" if order.address else ""
     out.write(f"order {order.reference} at {restaurant.id}: {order.status}\n"
               f"customer: {order.customer_id}\n"
               f"type: {order.order_type}"
-              f"{f' at {order.branch_id}' if order.branch_id else ''}"
-              f"{f' to {order.address}' if order.address else ''}\n"
+              f"{f' at {order.branch_id}' if order.branch_id else ''}{address}\n"
               f"payment: {order.payment_method}\n")
     for line in order.lines:
         quantity, unit = int(line.get("quantity", 0)), int(line.get("unit_price", 0))
@@ -116,12 +128,12 @@ async def orders_show(store: SessionStore, config: AppConfig, restaurant_id: str
         out.write(f"  {quantity} × {line.get('name')}{f' + {addons}' if addons else ''}"
                   f"  {restaurant.format_money(unit * quantity)}\n")
         if line.get("note"):
-            out.write(f"      note: {line['note']}\n")
+            out.write(f"      note: {printable(str(line['note']))}\n")
     out.write(f"total: {restaurant.format_money(order.total_minor)}\n")
     if order.note:
-        out.write(f"note: {order.note}\n")
+        out.write(f"note: {printable(order.note)}\n")
     for event in await store.order_history(restaurant.id, reference):
-        reason = f" ({event.reason})" if event.reason else ""
+        reason = f" ({printable(event.reason)})" if event.reason else ""
         out.write(f"{when(event.at)}\t{event.from_status or '-'} → {event.to_status}\t"
                   f"by {event.actor}{reason}\n")
 

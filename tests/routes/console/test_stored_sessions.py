@@ -8,7 +8,9 @@ the app's injected one (:class:`~tests.whatsapp_support.FixtureDayClock`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+import sqlite3
 from dataclasses import replace
 from http.cookies import SimpleCookie
 from pathlib import Path
@@ -175,3 +177,19 @@ async def test_an_admin_session_stores_nothing_to_guess_the_admin_token_from(
     for leak in (ADMIN_TOKEN, hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()):
         assert leak not in repr(row) and leak.encode() not in data
     assert row[3] is not None and len(row[3]) == 64  # something is kept, to check it against
+
+
+async def test_a_session_row_pointed_at_another_restaurant_is_no_session(
+        client: Client) -> None:
+    # Defence in depth: a staff session whose stored restaurant its principal may
+    # not act for (a tampered row) opens nothing there, and is ended.
+    headers = await staff_token(client, "luigis", "Ana")
+    assert (await sign_in(client, headers["Authorization"].removeprefix("Bearer "))
+            ).status == 303
+    assert (await page(client))[0] == 200
+    store = client.app[STORE]
+    assert isinstance(store, SQLiteStore)
+    with contextlib.closing(sqlite3.connect(store.path)) as db, db:
+        db.execute("UPDATE console_sessions SET restaurant_id = 'sakura'")
+    status, _ = await page(client)
+    assert status == 303 and stored_sessions(client) == []

@@ -31,7 +31,8 @@ async def db(tmp_path: Path) -> Path:
                             "1 Example Road", "cash", "GBP", 1200, 250,
                             ({"item_id": "margherita", "name": "Margherita", "addons": [],
                               "unit_price": 950, "quantity": 1, "note": "nut allergy",
-                              ORDER_NOTE_FIELD: "ring twice"},), 1_763_900_000.0)
+                              ORDER_NOTE_FIELD: "ring twice\x1b[2K\x1b]0;owned\x07"},),
+                            1_763_900_000.0)
         await store.commit(Changes(KEY, 1_763_900_000.0, orders=[order], conversation=(
             ConversationChange(inbound_at=1_763_900_000.0,
                                contact=("109876543210001", KEY.customer_id, None)))))
@@ -66,7 +67,10 @@ async def test_orders_list_show_and_move_with_serve_stopped(db: Path) -> None:
     assert "PREPARING" in moved.stdout and "queued" in moved.stdout
     shown = bot("orders", "show", "LU-CLI1", "--restaurant", "luigis", "--db", str(db))
     assert "CONFIRMED → PREPARING\tby admin" in shown.stdout
-    assert "      note: nut allergy\n" in shown.stdout and "\nnote: ring twice\n" in shown.stdout
+    assert "      note: nut allergy\n" in shown.stdout
+    # What the customer typed cannot drive the staff member's terminal.
+    assert "\nnote: ring twice\\x1b[2K\\x1b]0;owned\\x07\n" in shown.stdout
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
     illegal = bot("orders", "move", "LU-CLI1", "COMPLETED", "--restaurant", "luigis",
                   "--db", str(db))
     assert illegal.returncode == 2 and "can become OUT_FOR_DELIVERY" in illegal.stderr

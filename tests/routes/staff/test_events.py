@@ -9,8 +9,10 @@ from aiohttp import ClientResponse
 
 import routes.staff.events as events_module
 from routes.app import STORE
-from routes.staff.api import EVENTS
+from routes.staff.api import AUTHENTICATOR, EVENTS
+from routes.staff.auth import Principal
 from routes.staff.events import EventHub
+from storage.errors import StorageError
 from tests.routes.staff.support import (
     ADMIN,
     api,
@@ -131,3 +133,41 @@ async def test_odd_last_event_ids_get_a_reset(client: Client) -> None:
             assert stream.status == 200
             if odd.strip("-"):
                 assert (await next_event(stream)).event == "reset", odd
+
+
+async def test_a_store_blip_neither_ends_open_streams_nor_answers_500(
+        client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A browser's EventSource gives up for good on a refused reconnection: a
+    # moment without the database must not cut an authorised stream, and what
+    # cannot be answered meanwhile is a 503 to retry, never a 500.
+    monkeypatch.setattr(events_module, "RECHECK_SECONDS", 0.05)
+    ana = await staff_token(client, "luigis", "Ana")
+    authenticator = client.app[AUTHENTICATOR]
+    real = authenticator.principal
+    away = {"on": False}
+
+    async def principal(authorization: str | None) -> Principal | None:
+        if away["on"]:
+            raise StorageError("database unreachable")
+        return await real(authorization)
+
+    monkeypatch.setattr(authenticator, "principal", principal)
+    async with client.get("/api/v1/restaurants/luigis/events", headers=ana) as stream:
+        away["on"] = True
+        await asyncio.sleep(0.3)  # several checks fail meanwhile
+        status, body = await api(client, "GET", "/restaurants/luigis/orders", headers=ana)
+        assert status == 503 and "unavailable" in body["error"]
+        away["on"] = False
+        await chat(client, CARA, "hi")
+        assert (await event_of_kind(stream, "message.created")).data == {"customer": CARA}
+
+
+async def test_an_authorization_header_that_is_not_utf8_is_a_401(client: Client) -> None:
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    try:
+        writer.write(b"GET /api/v1/restaurants/luigis/orders HTTP/1.1\r\nHost: test\r\n"
+                     b"Authorization: Bearer \xff\xfe\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        assert (await reader.readline()).split()[1] == b"401"
+    finally:
+        writer.close()
