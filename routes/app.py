@@ -218,21 +218,23 @@ async def _whatsapp(app: web.Application) -> AsyncIterator[None]:
         shared = None if coordination is None else SharedEvents(hub, coordination.events())
         if shared is not None:
             await shared.start()
-        await inbox.recover()
-        sending = asyncio.create_task(sender.run(), name="outbox sender")
-        upkeep = asyncio.create_task(maintain(settings.clock, store, inbox), name="upkeep")
         try:
-            yield
+            await inbox.recover()
+            sending = asyncio.create_task(sender.run(), name="outbox sender")
+            upkeep = asyncio.create_task(maintain(settings.clock, store, inbox), name="upkeep")
+            try:
+                yield
+            finally:
+                # The server stopped accepting: finish the messages being processed
+                # and the sends in flight; everything else is durable for the next start.
+                upkeep.cancel()
+                live.detach()
+                metrics.detach()
+                await inbox.stop()
+                await sender.stop()
+                await sending
         finally:
-            # The server stopped accepting: finish the messages being processed
-            # and the sends in flight; everything else is durable for the next start.
-            upkeep.cancel()
-            live.detach()
-            metrics.detach()
-            await inbox.stop()
-            await sender.stop()
-            await sending
-            if shared is not None:
+            if shared is not None:  # its tasks and LISTEN connection, whatever happened
                 await shared.stop()
 
 

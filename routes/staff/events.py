@@ -40,6 +40,8 @@ PING_SECONDS: Final = 15.0
 # store read each): a revoked token or a signed-out console hears at most this
 # much more.
 RECHECK_SECONDS = 1.0
+WARN_EVERY_SECONDS: Final = 30.0
+_warned_at = -WARN_EVERY_SECONDS  # when the store last could not answer a check (monotonic)
 # One encoder for every event: json.dumps with options builds a new one per call.
 _ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 RESET: Final = "reset"
@@ -168,7 +170,7 @@ class EventHub:
 
 
 async def stream(request: web.Request, hub: EventHub, restaurant_id: str,
-                 allowed: Callable[[], Awaitable[bool]] | None = None) -> web.StreamResponse:
+                 allowed: Callable[[], Awaitable[bool]]) -> web.StreamResponse:
     """Serve ``GET …/events``: the missed events (or ``reset``), then live ones until gone.
 
     ``allowed`` says whether the client may still listen (its token not
@@ -195,7 +197,7 @@ async def stream(request: web.Request, hub: EventHub, restaurant_id: str,
 
 
 async def _forward(response: EventSourceResponse, subscription: Subscription,
-                   allowed: Callable[[], Awaitable[bool]] | None) -> None:
+                   allowed: Callable[[], Awaitable[bool]]) -> None:
     closed = asyncio.ensure_future(response.wait())  # the client went away (pings fail)
     getter: asyncio.Future[Event | None] | None = None
     checked = time.monotonic()
@@ -203,14 +205,13 @@ async def _forward(response: EventSourceResponse, subscription: Subscription,
         while True:
             if getter is None:
                 getter = asyncio.ensure_future(subscription.queue.get())
-            wait = (None if allowed is None
-                    else max(0.0, checked + RECHECK_SECONDS - time.monotonic()))
+            wait = max(0.0, checked + RECHECK_SECONDS - time.monotonic())
             waiting: set[asyncio.Future[Any]] = {getter, closed}
             done, _ = await asyncio.wait(waiting, timeout=wait,
                                          return_when=asyncio.FIRST_COMPLETED)
             if closed in done:
                 return
-            if allowed is not None and time.monotonic() - checked >= RECHECK_SECONDS:
+            if time.monotonic() - checked >= RECHECK_SECONDS:
                 if not await _still_allowed(allowed):
                     return
                 checked = time.monotonic()
@@ -234,6 +235,9 @@ async def _still_allowed(allowed: Callable[[], Awaitable[bool]]) -> bool:
         # The store is away a moment: the client was allowed a second ago, and
         # nothing new is committed meanwhile. Ending the stream would not help:
         # a browser's EventSource gives up on the refused reconnection.
-        logger.warning("live events: cannot check a client's access now (%s); asking again",
-                       exc)
+        global _warned_at
+        if time.monotonic() - _warned_at >= WARN_EVERY_SECONDS:  # not once per stream
+            _warned_at = time.monotonic()
+            logger.warning("live events: cannot check clients' access now (%s); streams go "
+                           "on and ask again", exc)
         return True

@@ -64,6 +64,7 @@ class SharedEvents:
         self._drained = asyncio.Event()
         self._wake = asyncio.Event()
         self._seen = 0
+        self._read_at = time.monotonic()  # the last time the log was read through
         self._dropped = 0
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -144,6 +145,7 @@ class SharedEvents:
                         self._hub.deliver(event.id, event.restaurant_id, event.kind, event.data)
                         self._seen = event.id
                     if len(events) < PAGE:
+                        self._read_at = time.monotonic()
                         break
                 now = time.monotonic()
                 if now >= next_prune:
@@ -155,9 +157,13 @@ class SharedEvents:
 
     async def _check_gap(self, next_id: int) -> None:
         """Ids between what was seen and ``next_id`` are either never committed (an append
-        rolled back) or pruned before this process read them (it could not reach the
-        database for :data:`KEEP_SECONDS`). Pruned — nothing older is left — this
-        process's clients missed events: they are ended, and reconnecting gets a reset."""
+        rolled back, a sequence that skipped ahead after a server restart) or pruned
+        before this process read them. Pruned — this process had not read the log for
+        half of :data:`KEEP_SECONDS` (only events that old are pruned) and nothing older
+        is left — its clients missed events: they are ended, and reconnecting gets a
+        reset."""
+        if time.monotonic() - self._read_at < KEEP_SECONDS / 2:
+            return  # read recently: nothing it had not seen was old enough to prune
         oldest = await self._log.oldest()
         if oldest is not None and oldest < next_id:
             return  # older events are still there: a gap of rolled-back ids
