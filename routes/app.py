@@ -44,7 +44,7 @@ from routes.whatsapp.sender import OutboxSender
 from routes.whatsapp.upkeep import maintain
 from routes.whatsapp.webhook import MAX_BODY_BYTES, WhatsAppWebhook
 from storage.base import SessionStore
-from storage.errors import StorageError
+from storage.errors import CorruptSnapshot, SnapshotTooLarge, StorageError, WriteRefused
 
 logger = logging.getLogger(__name__)
 
@@ -135,9 +135,19 @@ async def store_unavailable(request: web.Request,
                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
                             ) -> web.StreamResponse:
     """A request the store cannot answer now (down, full, locked) gets ``503`` saying so,
-    not a ``500`` and a traceback: Meta and browsers retry a 503."""
+    not a ``500`` and a traceback: Meta and browsers retry a 503. One whose value the
+    store refuses for good (:class:`~storage.errors.WriteRefused`) gets ``400``."""
     try:
         return await handler(request)
+    except WriteRefused as exc:
+        # Refused for good (a value the database cannot hold, e.g. a NUL character):
+        # the request's fault, and a retry would be refused again.
+        logger.warning("%s %s: the store refused a value: %s", request.method, request.path,
+                       exc)
+        return web.json_response({"error": "a value in this request cannot be stored"},
+                                 status=400)
+    except (CorruptSnapshot, SnapshotTooLarge):
+        raise  # not the store's availability: a bug to see as such
     except StorageError as exc:
         logger.warning("%s %s: the store cannot answer: %s", request.method, request.path, exc)
         return web.json_response({"error": "the database is unavailable; try again shortly"},

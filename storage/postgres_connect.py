@@ -46,6 +46,7 @@ from storage.errors import (
     DuplicateOrderReference,
     StorageError,
     StoreClosed,
+    WriteRefused,
 )
 
 logger = logging.getLogger(__name__)
@@ -197,7 +198,7 @@ def explain(what: str, exc: BaseException) -> StorageError:
         # DataError (class 22): a NUL in text, a number out of range; ValueError:
         # a value asyncpg cannot encode for its parameter (its client-side
         # DataError, a string that is not UTF-8).
-        return StorageError(f"{what} refused: {exc!r}")
+        return WriteRefused(f"{what} refused: {exc!r}")
     if isinstance(exc, asyncpg.InterfaceError) and "is closed" in str(exc):
         return StoreClosed(f"{what}: the store was closed")
     return StorageError(f"{what} failed: {exc!r}")
