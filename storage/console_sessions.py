@@ -39,7 +39,8 @@ __all__ = [
 # types: ``seen_at`` is the last request (Unix seconds), ``restaurant_id`` the
 # restaurant the session is looking at (an admin's changes), ``principal_*``
 # who signed in (``principal_restaurant_id`` NULL for the admin), ``token_hash``
-# the hash of the token signed in with (staff or admin), ``flash`` one message
+# what the token signed in with is checked against (staff: its SHA-256; admin:
+# HMAC-SHA256 of the admin token keyed by the session id), ``flash`` one message
 # for the next page.
 CONSOLE_SESSIONS_TABLE: Final = """CREATE TABLE console_sessions (
     id_hash {key} PRIMARY KEY, principal_name {key}, principal_restaurant_id text,
@@ -56,10 +57,12 @@ class ConsoleSessionRecord:
     ``id_hash`` is the SHA-256 hex digest (64 characters) of the cookie's
     random id. ``principal_name`` and ``principal_restaurant_id`` say who
     signed in: a staff member of that restaurant, or the admin
-    (``principal_restaurant_id`` ``None``). ``token_hash`` is the SHA-256
-    hex digest of the token signed in with, re-checked on every request so
-    a revoked staff token, or a changed admin token, ends the session
-    (``None``: ended at the next request). ``restaurant_id`` is the
+    (``principal_restaurant_id`` ``None``). ``token_hash`` is what the
+    token signed in with is re-checked against on every request, so that a
+    revoked staff token, or a changed admin token, ends the session: a staff
+    token's SHA-256 hex digest; for the admin, HMAC-SHA256 of the admin token
+    keyed by the session id (hex), which the database alone cannot test
+    guesses against. ``restaurant_id`` is the
     restaurant the session is looking at (``None``: an admin who has not
     picked one yet). ``flash`` is one message for the next page, or ``None``.
     ``created_at`` (sign-in) and ``seen_at`` (the last request written,

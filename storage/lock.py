@@ -31,8 +31,9 @@ class InstanceLock:
         except BlockingIOError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "another process"
             os.close(fd)
+            who = f"orderbot process {holder}" if holder.isdigit() else "another orderbot process"
             raise DatabaseInUse(
-                f"{self.path.with_suffix('')} is in use by orderbot process {holder} "
+                f"{self.path.with_suffix('')} is in use by {who} "
                 "(serve or chat); stop it first: two processes would each trust their "
                 "own copy of the conversations", holder) from None
         os.ftruncate(fd, 0)

@@ -1,4 +1,7 @@
-"""Retention on PostgreSQL: old inbox and outbox rows deleted in chunks, one process at a time.
+"""Retention on PostgreSQL: old rows deleted in chunks, one process at a time.
+
+The inbox, the outbox and the live events (:mod:`storage.postgres_events`)
+are pruned this way; :func:`exclusive` is the sweep lock they take.
 
 Pruning walks a table in insertion order, a chunk per statement, and stops
 at the first chunk reaching rows written after the cut-off (as SQLite's

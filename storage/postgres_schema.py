@@ -132,7 +132,6 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         f"""CREATE TABLE staff_events (
             id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, restaurant_id {KEY},
             kind text NOT NULL, data text NOT NULL, created_at {TIME})""",
-        "CREATE INDEX staff_events_by_time ON staff_events (created_at)",
     ),
 )
 LATEST: Final = len(MIGRATIONS)

@@ -92,7 +92,9 @@ class ConsoleSession:
 
     id_hash: str
     principal: Principal
-    token_hash: str | None  # the hash of the token signed in with (re-checked each request)
+    # Staff: SHA-256 of its token; admin: the token's HMAC keyed by the session id
+    # (re-checked on every request).
+    token_hash: str | None
     restaurant_id: str | None
     flash: str | None
     seen_at: float
@@ -201,7 +203,7 @@ async def still_valid(session: ConsoleSession, directory: StaffDirectory, *,
     ``None`` when no admin token is set.
     """
     if session.token_hash is None:
-        return False  # signed in before tokens were kept: sign in again
+        return False  # every session we open keeps one: this row is not ours
     if session.is_admin:
         return admin_binding is not None and session.token_hash.isascii() \
             and hmac.compare_digest(session.token_hash, admin_binding)

@@ -3,11 +3,14 @@
 ``staff add`` prints a new token once (only its SHA-256 is stored); ``staff
 list`` and ``staff revoke`` manage them, and take effect at once, even on a
 running ``serve`` (it looks tokens up in the database on every call).
-``orders list`` and ``orders show`` read the database. ``orders move`` goes
-through the running ``serve``'s API when given ``--url`` (and a token), so
-the customer's notification is sent at once; without ``--url`` it writes the
-database itself, which needs ``serve`` stopped (the move and its
-notification are committed together, and the next ``serve`` sends it).
+``orders list`` and ``orders show`` read the database (a SQLite file, or
+PostgreSQL beside running instances). ``orders move`` goes through the
+running ``serve``'s API when given ``--url`` (and a token), so the
+customer's notification is sent at once; without ``--url`` it writes a
+SQLite file itself, which needs ``serve`` stopped (the move and its
+notification are committed together, and the next ``serve`` sends it); on
+PostgreSQL it always takes ``--url``. What customers typed is printed
+through :func:`printable`.
 """
 
 from __future__ import annotations
