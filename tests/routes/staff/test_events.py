@@ -127,12 +127,11 @@ async def test_a_revoked_token_ends_its_open_stream(
 
 async def test_odd_last_event_ids_get_a_reset(client: Client) -> None:
     boot = client.app[EVENTS].boot
-    for odd in (f"{boot}-\u00b2", f"{boot}-{'9' * 5000}", f"{boot}--1", "-", ""):
+    for odd in (f"{boot}-\u00b2", f"{boot}-{'9' * 5000}", f"{boot}--1", "-"):
         headers = {**ADMIN, "Last-Event-ID": odd}
         async with client.get("/api/v1/restaurants/luigis/events", headers=headers) as stream:
             assert stream.status == 200
-            if odd.strip("-"):
-                assert (await next_event(stream)).event == "reset", odd
+            assert (await next_event(stream)).event == "reset", odd
 
 
 async def test_a_store_blip_neither_ends_open_streams_nor_answers_500(
