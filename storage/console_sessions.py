@@ -44,7 +44,8 @@ __all__ = [
 # for the next page.
 CONSOLE_SESSIONS_TABLE: Final = """CREATE TABLE console_sessions (
     id_hash {key} PRIMARY KEY, principal_name {key}, principal_restaurant_id text,
-    token_hash text, restaurant_id text, flash text, created_at {time}, seen_at {time})"""
+    token_hash text NOT NULL, restaurant_id text, flash text, created_at {time},
+    seen_at {time})"""
 CONSOLE_SESSIONS_INDEX: Final = (
     "CREATE INDEX console_sessions_by_seen ON console_sessions (seen_at)"
 )
@@ -72,7 +73,7 @@ class ConsoleSessionRecord:
     id_hash: str
     principal_name: str
     principal_restaurant_id: str | None
-    token_hash: str | None
+    token_hash: str
     restaurant_id: str | None
     flash: str | None
     created_at: float

@@ -43,8 +43,15 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
         return await render(None, request, "login.html", status=401, page="login",
                             error="That token is not valid. Check it and try again.")
     is_staff = principal.restaurant_id is not None
+    authenticator = request.app[AUTHENTICATOR]
+
+    def admin_binding(session_id: str) -> str:
+        binding = authenticator.admin_binding(session_id)
+        assert binding is not None  # the admin token just matched: it is set
+        return binding
+
     session_id, _ = await request.app[BOOK].open(
-        principal, hash_token(token) if is_staff else request.app[AUTHENTICATOR].admin_binding)
+        principal, hash_token(token) if is_staff else admin_binding)
     response = see_other(PREFIX if is_staff else PICK)
     set_cookie(response, request, session_id)
     return response

@@ -94,7 +94,7 @@ class ConsoleSession:
     principal: Principal
     # Staff: SHA-256 of its token; admin: the token's HMAC keyed by the session id
     # (re-checked on every request).
-    token_hash: str | None
+    token_hash: str
     restaurant_id: str | None
     flash: str | None
     seen_at: float
@@ -133,7 +133,7 @@ class SessionBook:
         self._clock = clock
 
     async def open(self, principal: Principal,
-                   token_hash: str | Callable[[str], str | None] | None
+                   token_hash: str | Callable[[str], str]
                    ) -> tuple[str, ConsoleSession]:
         """A new session, stored; returns the id to put in the cookie (stored only as a hash).
 
@@ -202,8 +202,6 @@ async def still_valid(session: ConsoleSession, directory: StaffDirectory, *,
     binding to this session's id (:meth:`~routes.staff.auth.Authenticator.admin_binding`),
     ``None`` when no admin token is set.
     """
-    if session.token_hash is None:
-        return False  # every session we open keeps one: this row is not ours
     if session.is_admin:
         return admin_binding is not None and session.token_hash.isascii() \
             and hmac.compare_digest(session.token_hash, admin_binding)

@@ -19,7 +19,7 @@ from storage.postgres import PostgresStore
 from storage.postgres_console import TAKE_CONSOLE_FLASH
 from tests.storage.postgres_server import PostgresServer, schema_for
 
-SESSION = ConsoleSessionRecord(hashlib.sha256(b"cookie").hexdigest(), "admin", None, None,
+SESSION = ConsoleSessionRecord(hashlib.sha256(b"cookie").hexdigest(), "admin", None, "a" * 64,
                                None, None, 1000.0, 1000.0)
 
 

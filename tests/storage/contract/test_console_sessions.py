@@ -16,7 +16,7 @@ def id_hash(cookie_id: str) -> str:
     return hashlib.sha256(cookie_id.encode()).hexdigest()
 
 
-ADMIN = ConsoleSessionRecord(id_hash("admin-cookie"), "admin", None, None, None, None,
+ADMIN = ConsoleSessionRecord(id_hash("admin-cookie"), "admin", None, "a" * 64, None, None,
                              1000.0, 1000.0)
 ANA = ConsoleSessionRecord(id_hash("ana-cookie"), "ana", "luigis",
                            hashlib.sha256(b"token-ana").hexdigest(), "luigis", None,
