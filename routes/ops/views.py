@@ -9,8 +9,9 @@ For people: times as local date-time with the zone (``TZ`` decides, as for
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from fsm.config import AppConfig, Restaurant
 from fsm.errors import FsmError
@@ -23,6 +24,17 @@ from storage.codec import decode_snapshot
 from storage.records import SessionRow
 
 Json = dict[str, Any]
+
+
+# What a customer types may carry terminal control sequences (ESC [2K erases a
+# line, OSC sets the title) and bidirectional overrides that reorder what is shown.
+_UNPRINTABLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control and direction-override characters
+    shown as escapes (``\\x1b``, ``\\u202e``) instead of acted on."""
+    return _UNPRINTABLE.sub(lambda match: ascii(match.group())[1:-1], text)
 
 
 def local_time(at: float | None) -> str:
@@ -122,21 +134,21 @@ async def sessions_show(store: SessionStore, config: AppConfig, key: SessionKey,
     if "snapshot" in document:
         out.write("(this build cannot read the rest; stored as:)\n")
         for field, value in snapshot.items():
-            out.write(f"  {field}: {value}\n")
+            out.write(f"  {field}: {printable(str(value))}\n")
         return True
     out.write(f"last message: {local_time(document['last_activity_at'])}\n")
     for label, field in (("order type", "order_type"), ("branch", "branch"),
                          ("address", "address"), ("payment", "payment"),
                          ("note", "order_note")):
         if document[field]:
-            out.write(f"{label}: {document[field]}\n")
+            out.write(f"{label}: {printable(str(document[field]))}\n")
     if not document["cart"]:
         out.write("cart: empty\n")
         return True
     out.write("cart:\n")
     for line in document["cart"]:
         addons = f" + {', '.join(line['addons'])}" if line["addons"] else ""
-        note = f" ({line['note']})" if line["note"] else ""
+        note = f" ({printable(line['note'])})" if line["note"] else ""
         out.write(f"  {line['quantity']} × {line['name']}{addons}{note}  "
                   f"{_money(restaurant, line['line_total_minor'])}\n")
     out.write(f"subtotal: {_money(restaurant, document['subtotal_minor'])}\n")

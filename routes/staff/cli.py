@@ -16,7 +16,6 @@ through :func:`printable`.
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Final, TextIO
 
@@ -25,7 +24,7 @@ import aiohttp
 from fsm.config import AppConfig, Restaurant
 from fsm.order_lifecycle import OrderStatus
 from routes.conversation.gate import ControlsCache
-from routes.ops.views import local_time
+from routes.ops.views import local_time, printable
 from routes.staff.auth import ADMIN, hash_token, new_token
 from routes.staff.service import Conflict, Invalid, NotFound, StaffService
 from storage.base import SessionStore
@@ -84,17 +83,6 @@ async def staff_revoke(store: SessionStore, config: AppConfig, restaurant_id: st
 
 
 # Orders
-
-# What a customer types may carry terminal control sequences (ESC [2K erases a
-# line, OSC sets the title) and bidirectional overrides that reorder what is shown.
-_UNPRINTABLE: Final = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: str) -> str:
-    """``text`` safe to print on a terminal: control and direction-override characters
-    shown as escapes (``\\x1b``, ``\\u202e``) instead of acted on."""
-    return _UNPRINTABLE.sub(lambda match: ascii(match.group())[1:-1], text)
-
 
 async def orders_list(store: SessionStore, config: AppConfig, restaurant_id: str | None,
                       status: str | None, limit: int, out: TextIO) -> None:

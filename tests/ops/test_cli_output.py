@@ -108,3 +108,17 @@ def test_the_default_database_next_to_the_config_is_created(tmp_path: Path) -> N
     result = bot("sessions", "list", "-c", str(config))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "orderbot.db").is_file()
+
+
+async def test_what_customers_typed_cannot_drive_the_terminal(
+        tmp_path: Path, config: AppConfig, luigis: Restaurant) -> None:
+    path = tmp_path / "orderbot.db"
+    async with SQLiteStore(path) as store:
+        customer = Customer(make_dispatcher(config, store, FakeClock()), luigis,
+                            KEY.customer_id)
+        for text in ("hi", "delivery", "margherita", "note ring\x1b[2K\x1b]0;owned\x07twice"):
+            await customer.type(text)
+    shown = bot("sessions", "show", "--db", str(path), "--customer", KEY.customer_id, env=ZONE)
+    assert shown.returncode == 0, shown.stderr
+    assert "note: ring\\x1b[2K\\x1b]0;owned\\x07twice\n" in shown.stdout
+    assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
